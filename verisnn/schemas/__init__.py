@@ -1,0 +1,1 @@
+"""JSON Schemas of verisnn's file formats."""

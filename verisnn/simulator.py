@@ -1,0 +1,261 @@
+"""The numpy reference simulator: semantics v1 interpreted over exact integers.
+
+Batched over inputs. Synaptic products run through BLAS in float32 or float64
+only where that is provably exact: inputs are 0/1 spikes, so every partial sum
+of ``W · x`` is bounded by the row's sum of ``|W|``; below 2^24 (float32) or
+2^53 (float64) every intermediate is an exactly representable integer. Above
+that the products fall back to int64. Everything else is int64 arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import semantics
+from .errors import InputError, ModelError
+from .model import Model, Neuron
+from .readout import decide, first_spike_times, spike_counts
+from .semantics import LayerParams, Ops
+
+_F32_EXACT = 1 << 24
+_F64_EXACT = 1 << 53
+_CURRENT_LIMIT = 1 << 48  # |i| * num (num <= 2^14) must stay inside int64
+
+
+class ExactMatrix:
+    """An integer matrix applied to 0/1 vectors in the cheapest exact dtype."""
+
+    def __init__(self, matrix: np.ndarray):
+        m = np.asarray(matrix, dtype=np.int64)
+        bound = int(np.abs(m).sum(axis=1).max()) if m.size else 0
+        self.bound = bound
+        self.dtype = np.float32 if bound < _F32_EXACT else np.float64 if bound < _F64_EXACT else np.int64
+        self.t = np.ascontiguousarray(m.T.astype(self.dtype))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = x.astype(self.dtype, copy=False) @ self.t
+        return y.astype(np.int64) if self.dtype is not np.int64 else y
+
+
+def _neuron_values(x, size: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, dtype=np.int64), (size,))
+
+
+def _decay_values(d, size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    if d is None:
+        return None
+    arr = np.asarray(d, dtype=np.int64)
+    if arr.ndim == 1:
+        arr = np.broadcast_to(arr, (size, 2))
+    return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
+
+
+def layer_params(model: Model) -> list[LayerParams]:
+    """Integer parameters of every layer, checked to stay inside the exact range."""
+    params = []
+    for k, layer in enumerate(model.layers):
+        n = layer.neuron
+        weight = ExactMatrix(layer.dense_weight())
+        rec = ExactMatrix(layer.recurrent) if layer.recurrent is not None else None
+        bias = np.asarray(layer.neuron_bias(), dtype=np.int64)
+        a_bound = weight.bound + int(np.abs(bias).max(initial=0)) + (rec.bound if rec else 0)
+        if n.model == "cuba_lif" and a_bound * model.time_steps >= _CURRENT_LIMIT:
+            raise ModelError(f"synaptic currents may reach {a_bound * model.time_steps}, beyond the exact "
+                             f"int64 range of the reference simulator (2^48)", f"layers[{k}]")
+        params.append(LayerParams(
+            weight=weight, bias=bias, recurrent=rec,
+            threshold=_neuron_values(n.threshold if n.fires else 0, n.size),
+            v_reset=_neuron_values(n.v_reset, n.size),
+            v_decay=_decay_values(n.v_decay, n.size),
+            i_decay=_decay_values(n.i_decay, n.size),
+            refractory=_neuron_values(n.refractory, n.size),
+        ))
+    return params
+
+
+class NumpyOps(Ops[np.ndarray]):
+    """Exact integer interpretation: int64 values, int8 spikes."""
+
+    def synapse(self, p, x):
+        return p.weight(x) + p.bias
+
+    def recurrent(self, p, s):
+        return p.recurrent(s)
+
+    def add(self, a, b):
+        return a + b
+
+    def sub(self, a, b):
+        return a - b
+
+    def decay(self, x, decay, rounding):
+        num, shift = decay
+        if np.all(num == np.left_shift(1, shift)):
+            return x
+        if rounding == "floor":
+            return (x * num) >> shift  # arithmetic shift: floor division by 2^shift
+        mag = (np.abs(x) * num) >> shift
+        return np.where(x < 0, -mag, mag)
+
+    def overflow(self, u, bits, policy):
+        half = 1 << (bits - 1)
+        if policy == "saturate":
+            return np.clip(u, -half, half - 1)
+        return ((u + half) & ((1 << bits) - 1)) - half
+
+    def fire(self, u, threshold, strict):
+        return (u > threshold if strict else u >= threshold).astype(np.int8)
+
+    def select(self, mask, a, b):
+        return np.where(mask.astype(bool), a, b)
+
+    def spike_scale(self, s, c):
+        return s * c
+
+    def is_refractory(self, r):
+        return r > 0
+
+    def countdown(self, r, s, period):
+        return np.where(s.astype(bool), period, np.maximum(r - 1, 0))
+
+    def zeros(self, batch, n):
+        return np.zeros(batch + (n,), dtype=np.int64)
+
+    def zero_spikes(self, like):
+        return np.zeros(like.shape, dtype=np.int8)
+
+    def stack(self, items):
+        return np.stack(items)
+
+    def delay_time(self, seq, d):
+        out = np.zeros_like(seq)
+        if d < seq.shape[0]:
+            out[d:] = seq[: seq.shape[0] - d]
+        return out
+
+
+OPS = NumpyOps()
+
+
+@dataclass
+class SimResult:
+    """What a batch of runs produced. Arrays are over the batch ``B``.
+
+    ``prediction`` is ``-1`` where there is no decision; ``first_spike`` is ``-1``
+    for an output neuron that never fired. ``layer_outputs[k]`` is layer ``k``'s
+    ``[B, T, n]`` spikes (membranes for an ``li`` layer); ``membranes`` (when
+    recorded) the ``[B, T, n]`` membranes after reset.
+    """
+
+    prediction: np.ndarray
+    counts: np.ndarray
+    first_spike: np.ndarray
+    output_spikes: np.ndarray
+    total_spikes: np.ndarray
+    synops: np.ndarray
+    layer_outputs: list[np.ndarray]
+    membranes: list[np.ndarray] | None = None
+    batched: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``simulate --json`` contract of DESIGN.md (lists over the batch when batched)."""
+        def one(b: int) -> dict[str, Any]:
+            return {
+                "prediction": None if self.prediction[b] < 0 else int(self.prediction[b]),
+                "counts": self.counts[b].tolist(),
+                "first_spike": [None if t < 0 else int(t) for t in self.first_spike[b]],
+                "output_spikes": self.output_spikes[b].astype(int).tolist(),
+                "total_spikes": int(self.total_spikes[b]),
+                "synops": int(self.synops[b]),
+            }
+        if not self.batched:
+            return one(0)
+        rows = [one(b) for b in range(len(self.prediction))]
+        return {key: [r[key] for r in rows] for key in rows[0]} if rows else {
+            k: [] for k in ("prediction", "counts", "first_spike", "output_spikes", "total_spikes", "synops")}
+
+
+def check_raster(model: Model, raster: Any) -> tuple[np.ndarray, bool]:
+    """Validate an input raster (``[T, n]`` or ``[B, T, n]`` of 0/1) and return it as
+    ``[B, T, n]`` int8, plus whether it was batched."""
+    arr = np.asarray(raster)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise InputError(f"raster must hold integers 0/1, got dtype {arr.dtype}", "input")
+    batched = arr.ndim == 3
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise InputError(f"raster must be [T, n] or [B, T, n], got shape {list(np.shape(raster))}", "input")
+    _, T, n = arr.shape
+    if T != model.time_steps or n != model.input.size:
+        raise InputError(f"raster has T={T}, n={n}; the model expects T={model.time_steps}, "
+                         f"n={model.input.size}", "input")
+    if arr.size and (arr.min() < 0 or arr.max() > 1):
+        raise InputError("raster entries must be 0 or 1", "input")
+    return arr.astype(np.int8), batched
+
+
+@lru_cache(maxsize=16)
+def _params(model: Model) -> list[LayerParams]:
+    return layer_params(model)
+
+
+def synops(model: Model, raster_tbn: np.ndarray, outputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Synaptic events within the ``T`` steps: every input or neuron spike that is
+    delivered before the run ends, times its non-zero outgoing synapses."""
+    T = model.time_steps
+    total = np.zeros(raster_tbn.shape[1], dtype=np.int64)
+    x = raster_tbn
+    for layer, out in zip(model.layers, outputs):
+        fanout = (layer.dense_weight() != 0).sum(axis=0)
+        if layer.delay < T:
+            total += x[: T - layer.delay].sum(axis=0, dtype=np.int64) @ fanout
+        if layer.recurrent is not None and layer.neuron.fires:
+            total += out[: T - 1].sum(axis=0, dtype=np.int64) @ (layer.recurrent != 0).sum(axis=0)
+        x = out
+    return total
+
+
+def simulate(model: Model, raster: Any, record_membranes: bool = False) -> SimResult:
+    """Run ``model`` on an input raster ``[T, n]`` or ``[B, T, n]`` of 0/1 spikes."""
+    arr, batched = check_raster(model, raster)
+    x = np.ascontiguousarray(arr.transpose(1, 0, 2))  # [T, B, n]
+    outputs, membranes = semantics.run_layers(OPS, model, _params(model), x, (x.shape[1],), record_membranes)
+    last = outputs[-1]
+    spiking_last = last if model.layers[-1].neuron.fires else np.zeros(last.shape, dtype=np.int8)
+    total = np.zeros(x.shape[1], dtype=np.int64)
+    for out, layer in zip(outputs, model.layers):
+        if layer.neuron.fires:
+            total += out.sum(axis=(0, 2), dtype=np.int64)
+    return SimResult(
+        prediction=decide(model.readout, last),
+        counts=spike_counts(spiking_last),
+        first_spike=first_spike_times(spiking_last),
+        output_spikes=spiking_last.transpose(1, 0, 2),
+        total_spikes=total,
+        synops=synops(model, x, outputs),
+        layer_outputs=[o.transpose(1, 0, 2) for o in outputs],
+        membranes=None if membranes is None else [m.transpose(1, 0, 2) for m in membranes],
+        batched=batched,
+    )
+
+
+def step_network(model: Model, raster: Any) -> list[np.ndarray]:
+    """Run ``model`` step by step through :func:`semantics.network_step` (the
+    transition-system view); returns each layer's ``[B, T, n]`` outputs. Slower than
+    :func:`simulate`; it exists so that the two traversal orders can be compared."""
+    arr, _ = check_raster(model, raster)
+    params = _params(model)
+    state = semantics.initial_network_state(OPS, model, (arr.shape[0],))
+    per_step = []
+    for t in range(model.time_steps):
+        state, outs = semantics.network_step(OPS, model, params, state, arr[:, t])
+        per_step.append(outs)
+    return [np.stack([step[k] for step in per_step], axis=1) for k in range(len(model.layers))]
