@@ -59,15 +59,21 @@ def validate_dict(doc: Any) -> None:
         raise ModelError(f"a model file holds a JSON object, got {type(doc).__name__}")
     if doc.get("format") != FORMAT:
         raise ModelError(f"expected {FORMAT!r}, got {doc.get('format')!r}", "format")
-    error = jsonschema.exceptions.best_match(_loading_validator().iter_errors(doc))
+    first_schema_error(_loading_validator(), doc, ModelError)
+
+
+def first_schema_error(validator: jsonschema.protocols.Validator, doc: Any, error_cls: type, prefix: str = "") -> None:
+    """Raise ``error_cls(message, path)`` for the most relevant schema violation, if any."""
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
-        # A oneOf over layer kinds reports on the whole layer; descend to the real culprit.
+        # A oneOf over alternatives reports on the whole object; descend to the real culprit.
         while error.context:
             error = jsonschema.exceptions.best_match(error.context)
-        raise ModelError(error.message, _path(error.absolute_path))
+        path = _path(error.absolute_path)
+        raise error_cls(error.message, f"{prefix}.{path}" if prefix and error.absolute_path else (prefix or path))
 
 
-def _neuron(d: dict, size: int) -> Neuron:
+def neuron_from_dict(d: dict, size: int) -> Neuron:
     keys = ("model", "threshold", "fire_when", "v_decay", "i_decay", "rounding", "reset", "v_reset",
             "refractory", "v_bits", "on_overflow")
     return Neuron(size=size, **{k: d[k] for k in keys if k in d})
@@ -77,14 +83,14 @@ def _layer(d: dict) -> Dense | Conv2d:
     common = dict(bias=d.get("bias"), delay=d.get("delay", 0), recurrent=d.get("recurrent"))
     if d["type"] == "dense":
         size = len(d["weight"])
-        return Dense(weight=d["weight"], neuron=_neuron(d["neuron"], size), **common)
+        return Dense(weight=d["weight"], neuron=neuron_from_dict(d["neuron"], size), **common)
     w = np.asarray(d["weight"], dtype=object)
     stride, pad = d.get("stride", [1, 1]), d.get("padding", [0, 0])
     kernel = tuple(w.shape[2:4]) if w.ndim == 4 else (1, 1)  # Conv2d reports a malformed kernel itself
     oc = w.shape[0] if w.ndim >= 1 else 0
     size = oc * math.prod(conv_output_hw(d["input_shape"][1:], kernel, stride, pad))
     return Conv2d(weight=d["weight"], input_shape=d["input_shape"], stride=stride, padding=pad,
-                  neuron=_neuron(d["neuron"], max(size, 1)), **common)
+                  neuron=neuron_from_dict(d["neuron"], max(size, 1)), **common)
 
 
 def model_from_dict(doc: Any) -> Model:
@@ -123,7 +129,7 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def _neuron_dict(n: Neuron) -> dict:
+def neuron_to_dict(n: Neuron) -> dict:
     return {"model": n.model, "threshold": _plain(n.threshold), "fire_when": n.fire_when,
             "v_decay": _plain(n.v_decay), "i_decay": _plain(n.i_decay), "rounding": n.rounding,
             "reset": n.reset, "v_reset": _plain(n.v_reset), "refractory": _plain(n.refractory),
@@ -138,7 +144,7 @@ def model_to_dict(model: Model) -> dict:
                              "weight": _plain(layer.weight), "bias": _plain(layer.bias)}
         if isinstance(layer, Conv2d):
             d.update(input_shape=list(layer.input_shape), stride=list(layer.stride), padding=list(layer.padding))
-        d.update(delay=layer.delay, recurrent=_plain(layer.recurrent), neuron=_neuron_dict(layer.neuron))
+        d.update(delay=layer.delay, recurrent=_plain(layer.recurrent), neuron=neuron_to_dict(layer.neuron))
         layers.append(d)
     return {
         "format": FORMAT,
@@ -184,6 +190,10 @@ def parse_json(text: str | bytes, what: str = "model") -> Any:
         raise ModelError(f"the {what} file nests too deeply to be a {what}") from None
     except UnicodeDecodeError as e:
         raise ModelError(f"not UTF-8 text: {e.reason}") from None
+    except ModelError:
+        raise
+    except ValueError as e:  # e.g. an integer literal longer than Python's 4300-digit limit
+        raise ModelError(f"not a usable JSON document: {str(e).split(':')[0]}") from None
 
 
 def load_model(path: str | Path) -> Model:

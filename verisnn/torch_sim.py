@@ -78,10 +78,14 @@ class TorchOps(Ops[torch.Tensor]):
 
     def decay(self, x, decay, rounding):
         num, shift = decay
-        y = x * (num / 2.0 ** shift)
         if not self.exact:
-            return y
-        return torch.floor(y) if rounding == "floor" else torch.trunc(y)
+            return x * (num / 2.0 ** shift)
+        # In int64: x * num may need 62 bits, and a float64 product rounded to 53 bits can
+        # cross an integer and change the floor/trunc (e.g. x = 2^46 + 1, num/2^shift = 16383/16384).
+        num_i, shift_i = torch.as_tensor(num).to(torch.int64), torch.as_tensor(shift).to(torch.int64)
+        y = torch.div(x.to(torch.int64) * num_i, torch.bitwise_left_shift(torch.ones_like(shift_i), shift_i),
+                      rounding_mode="floor" if rounding == "floor" else "trunc")
+        return y.to(self.dtype)
 
     def overflow(self, u, bits, policy):
         if not self.exact:
@@ -248,8 +252,10 @@ class SpikingNetwork(torch.nn.Module):
                 refractory=_neuron_tensor(n.refractory, spec.out_size, dtype)))
         return out
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        ops = TorchOps(exact=not self.training, slope=self.slope)
+    def forward(self, x: torch.Tensor, exact: bool | None = None) -> list[torch.Tensor]:
+        """``exact`` defaults to ``not self.training``; ``exact=False`` under ``no_grad`` evaluates
+        the float network as trained."""
+        ops = TorchOps(exact=not self.training if exact is None else exact, slope=self.slope)
         x = torch.as_tensor(x).to(ops.dtype).transpose(0, 1)  # [T, B, n]
         arch = _Arch(self.time_steps, tuple(_ArchLayer(s.neuron, s.delay) for s in self.specs))
         outputs, _ = semantics.run_layers(ops, arch, self.layer_params(ops.dtype), x, (x.shape[1],))
