@@ -25,6 +25,7 @@ READOUTS = ("spike_count", "first_spike", "membrane_final", "membrane_max")
 TIES = ("invalid", "lowest_index")
 MAX_V_BITS = 48  # keeps every product of the exact simulator inside int64
 MAX_DECAY_SHIFT = 14
+MAX_REFRACTORY = 100_000  # no longer than the longest run (time_steps <= 100000); keeps counters in int64
 
 
 def _is_int(x: Any) -> bool:
@@ -137,8 +138,8 @@ class Neuron:
             if not lo <= v <= hi:
                 raise ModelError(f"{v} does not fit in {bits} signed bits", f"{p}.v_reset")
         set_("refractory", _per_neuron(self.refractory, self.size, f"{p}.refractory"))
-        if any(r < 0 for r in _values(self.refractory)):
-            raise ModelError("must be >= 0", f"{p}.refractory")
+        if any(not 0 <= r <= MAX_REFRACTORY for r in _values(self.refractory)):
+            raise ModelError(f"must be in [0, {MAX_REFRACTORY}]", f"{p}.refractory")
         if self.model == "li":
             if self.threshold is not None:
                 raise ModelError("an 'li' neuron never fires: threshold must be null", f"{p}.threshold")
@@ -169,12 +170,17 @@ def _matrix(x: Any, ndim: int, path: str) -> np.ndarray:
     except Exception:  # ragged nested lists
         raise ModelError("is not a rectangular array", path) from None
     if arr.ndim != ndim:
+        if any(isinstance(v, (list, tuple)) for v in arr.flat):  # numpy keeps ragged rows as list objects
+            raise ModelError("is not a rectangular array (its rows differ in length)", path)
         raise ModelError(f"has {arr.ndim} dimensions, expected {ndim}", path)
     for idx, v in np.ndenumerate(arr):
         if not _is_int(v):
             raise ModelError(f"entry {list(idx)} is {v!r}, expected an integer", path)
-    out = arr.astype(np.int64) if arr.size else np.zeros(arr.shape, dtype=np.int64)
-    if arr.size and np.abs(out).max() >= 1 << 40:
+    try:
+        out = arr.astype(np.int64) if arr.size else np.zeros(arr.shape, dtype=np.int64)
+    except OverflowError:  # an entry beyond int64, e.g. 2**80
+        raise ModelError("entries must be below 2^40 in magnitude", path) from None
+    if arr.size and (out.max() >= 1 << 40 or out.min() <= -(1 << 40)):  # not np.abs: abs(-2^63) < 0
         raise ModelError("entries must be below 2^40 in magnitude", path)
     out.setflags(write=False)
     return out

@@ -1,0 +1,123 @@
+"""Shared test helpers: hypothesis strategies for random small models and rasters.
+
+``models()`` draws a random, valid :class:`verisnn.Model` that exercises every option
+of semantics v1: stacks of ``dense`` and ``conv2d`` layers, every neuron model, scalar
+and per-neuron parameters, delays (also longer than the run), recurrence, small
+``v_bits`` with both overflow policies, and every readout. ``rasters(model)`` draws
+input spikes for it. Other test files import them::
+
+    from conftest import models, rasters
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from verisnn.model import Conv2d, Dense, InputSpec, Model, Neuron, Readout, conv_output_hw
+
+MAX_NEURONS = 12  # keeps every drawn layer small, so examples run in milliseconds
+
+
+@st.composite
+def per_neuron(draw, values: st.SearchStrategy, size: int):
+    """A scalar, or (half the time) one value per neuron."""
+    if draw(st.booleans()):
+        return draw(values)
+    return draw(st.lists(values, min_size=size, max_size=size))
+
+
+@st.composite
+def decays(draw, size: int, leaky: bool):
+    """``(num, shift)`` or a per-neuron list of them; ``leaky=False`` gives only no-leak pairs
+    (``num == 2**shift``, what an ``if`` neuron allows)."""
+    def pair():
+        if not leaky:
+            return st.integers(0, 3).map(lambda s: (1 << s, s))
+        return st.integers(0, 5).flatmap(lambda s: st.tuples(st.integers(0, 1 << s), st.just(s)))
+    if draw(st.booleans()):
+        return draw(pair())
+    return draw(st.lists(pair(), min_size=size, max_size=size))
+
+
+@st.composite
+def neurons(draw, size: int, allow_li: bool):
+    """A random neuron of ``size`` neurons; ``li`` only where allowed (the last layer)."""
+    model = draw(st.sampled_from(("if", "lif", "cuba_lif", "li") if allow_li else ("if", "lif", "cuba_lif")))
+    bits = draw(st.sampled_from((3, 4, 5, 6, 8, 12, 24)))
+    hi = (1 << (bits - 1)) - 1
+    small = min(hi, 12)
+    return Neuron(
+        size=size,
+        model=model,
+        threshold=None if model == "li" else draw(per_neuron(st.integers(0, small), size)),
+        fire_when=draw(st.sampled_from((">=", ">"))),
+        v_decay=draw(decays(size, leaky=model != "if")),
+        i_decay=draw(decays(size, leaky=True)) if model == "cuba_lif" else None,
+        rounding=draw(st.sampled_from(("floor", "toward_zero"))),
+        reset=draw(st.sampled_from(("subtract", "to_value", "none"))),
+        v_reset=draw(per_neuron(st.integers(-min(hi + 1, 4), min(hi, 4)), size)),
+        refractory=draw(per_neuron(st.integers(0, 2), size)),
+        v_bits=bits,
+        on_overflow=draw(st.sampled_from(("saturate", "wrap"))),
+    )
+
+
+def _ints(shape, lo: int, hi: int):
+    return hnp.arrays(np.int64, shape, elements=st.integers(lo, hi))
+
+
+@st.composite
+def models(draw, max_layers: int = 3, max_time_steps: int = 6) -> Model:
+    """A random valid model (see the module docstring)."""
+    T = draw(st.integers(1, max_time_steps))
+    if draw(st.booleans()):  # an image input, so conv2d layers can follow
+        shape = (draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    else:
+        shape = (draw(st.integers(1, 6)),)
+    inp = InputSpec(size=math.prod(shape), shape=shape)
+    n_layers = draw(st.integers(1, max_layers))
+    w_lo, w_hi = -draw(st.sampled_from((2, 5, 20))), draw(st.sampled_from((3, 6, 20)))
+    layers = []
+    for k in range(n_layers):
+        last = k == n_layers - 1
+        size_in = math.prod(shape)
+        conv = len(shape) == 3 and draw(st.booleans())
+        delay = draw(st.sampled_from((0, 0, 1, 2, T)))  # T: nothing is ever delivered
+        if conv:
+            ic, h, w = shape
+            kh, kw = draw(st.integers(1, min(3, h + 2))), draw(st.integers(1, min(3, w + 2)))
+            stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+            pad = (draw(st.integers(0, min(1, kh - 1))), draw(st.integers(0, min(1, kw - 1))))
+            oh, ow = conv_output_hw((h, w), (kh, kw), stride, pad)
+            if oh < 1 or ow < 1:
+                pad = (kh - 1, kw - 1)
+                oh, ow = conv_output_hw((h, w), (kh, kw), stride, pad)
+            oc = draw(st.integers(1, max(1, MAX_NEURONS // (oh * ow))))
+            out_shape = (oc, oh, ow)
+            size_out = oc * oh * ow
+        else:
+            size_out = draw(st.integers(1, 5))
+            out_shape = (size_out,)
+        neuron = draw(neurons(size_out, allow_li=last))
+        rec = draw(st.none() | _ints((size_out, size_out), w_lo, w_hi)) if neuron.fires else None
+        common = dict(neuron=neuron, delay=delay, recurrent=rec)
+        if conv:
+            layers.append(Conv2d(weight=draw(_ints((oc, ic, kh, kw), w_lo, w_hi)), input_shape=shape,
+                                 stride=stride, padding=pad, bias=draw(_ints((oc,), -3, 3)), **common))
+        else:
+            layers.append(Dense(weight=draw(_ints((size_out, size_in), w_lo, w_hi)),
+                                bias=draw(_ints((size_out,), -3, 3)), **common))
+        shape = out_shape
+    readouts = ("membrane_final", "membrane_max") if not layers[-1].neuron.fires else ("spike_count", "first_spike")
+    readout = Readout(type=draw(st.sampled_from(readouts)), ties=draw(st.sampled_from(("invalid", "lowest_index"))))
+    return Model(time_steps=T, input=inp, layers=tuple(layers), readout=readout, name="random")
+
+
+def rasters(model: Model, batch: int | None = None) -> st.SearchStrategy:
+    """0/1 input spikes for ``model``: ``[T, n]``, or ``[batch, T, n]`` when ``batch`` is given."""
+    shape = (model.time_steps, model.input.size) if batch is None else (batch, model.time_steps, model.input.size)
+    return hnp.arrays(np.int8, shape, elements=st.integers(0, 1))
