@@ -465,3 +465,18 @@ def test_documented_canonical_json():
                              "layers": [{"type": "dense", "weight": [[3]],
                                          "neuron": {"model": "if", "threshold": 2}}]})
     assert canonical_json(model_to_dict(model)) == canonical
+
+
+def test_li_layer_with_recurrent_weights_is_refused():
+    with pytest.raises(ModelError, match="recurrent"):
+        Dense([[1]], Neuron(1, "li", threshold=None), recurrent=[[1]])
+
+
+def test_saved_file_puts_each_weight_row_on_one_line(tmp_path):
+    model = Model(time_steps=2, input=InputSpec(3),
+                  layers=(Dense([[1, -2, 3], [4, 5, 6]], Neuron(2, threshold=2)),),
+                  provenance={"note": "rows like [1,2] inside strings stay as written"})
+    save_model(model, tmp_path / "m.snn.json")
+    text = (tmp_path / "m.snn.json").read_text()
+    assert "    [1, -2, 3],\n    [4, 5, 6]\n" in text
+    assert json.loads(text) == model_to_dict(model)

@@ -241,6 +241,8 @@ def _common_post_init(layer, out_size: int) -> None:
         if r.shape != (out_size, out_size):
             raise ModelError(f"has shape {list(r.shape)}, expected [{out_size}, {out_size}]", "recurrent")
         set_("recurrent", r)
+        if isinstance(layer.neuron, Neuron) and not layer.neuron.fires:
+            raise ModelError("an 'li' layer never spikes, so recurrent weights would never act", "recurrent")
     if not isinstance(layer.neuron, Neuron):
         raise ModelError("expected a Neuron", "neuron")
     if layer.neuron.size != out_size:

@@ -212,11 +212,23 @@ def load_model(path: str | Path) -> Model:
         raise ModelError(e.message, f"{p.name}: {e.path}" if e.path else p.name) from None
 
 
+def _readable(obj: Any, indent: int = 0) -> str:
+    """JSON with one key per line and every list of plain numbers on one line
+    (a weight row per line): easy to read and to diff."""
+    pad, inner = " " * indent, " " * (indent + 1)
+    if isinstance(obj, dict) and obj:
+        items = [f"{inner}{json.dumps(k)}: {_readable(v, indent + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, list) and obj and not all(isinstance(v, (int, float)) for v in obj):
+        return "[\n" + ",\n".join(inner + _readable(v, indent + 1) for v in obj) + f"\n{pad}]"
+    return json.dumps(obj, separators=(", ", ": "), allow_nan=False)
+
+
 def save_model(model: Model, path: str | Path) -> str:
     """Write ``model`` in normal form (atomically: a temporary file, then rename); returns its hash."""
     p = Path(path)
     doc = model_to_dict(model)
-    text = json.dumps(doc, indent=1, allow_nan=False)
+    text = _readable(doc)
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(text + "\n")
     tmp.replace(p)
