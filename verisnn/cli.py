@@ -1,0 +1,543 @@
+"""The ``verisnn`` command line.
+
+Every subcommand is one small function ``cmd_<name>(args) -> (answer, human)``:
+``answer`` is the JSON object printed with ``--json``, ``human`` the short text
+printed otherwise. Everything shared is written once here: argument parsing,
+loading a model or a raster with errors that name the argument, JSON printing,
+and the mapping of failures to exit statuses:
+
+* 0: a completed answer;
+* 2: bad input (any :class:`~verisnn.errors.VerisnnError`, bad arguments,
+  missing or unreadable files) -> ``{"error": ..., "kind": "bad_input"}``;
+* 1: an internal failure -> ``{"error": ..., "kind": "internal"}`` (a traceback
+  only with ``--debug``).
+
+With ``--json``, stdout carries exactly one JSON object: while a subcommand runs,
+anything else written to ``sys.stdout`` (progress, stray prints) goes to stderr.
+Heavy modules (torch, nir) are imported inside the subcommands that need them,
+so ``verisnn info`` and ``verisnn simulate`` start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, NoReturn, Sequence
+
+import numpy as np
+
+from . import __version__
+from .errors import InputError, VerisnnError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(VerisnnError):
+    """Bad command-line arguments (what argparse would print before exiting 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises :class:`UsageError` instead of exiting, so that
+    ``--json`` still gets one JSON object for a bad argument."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = " ".join(self.format_usage().split()).removeprefix("usage: ")
+        raise UsageError(f"{message} (usage: {usage})")
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise _Done({"version": __version__}, f"verisnn {__version__}")
+
+
+class _Done(Exception):
+    """Ends parsing early with a completed answer (``--version``)."""
+
+    def __init__(self, answer: dict, human: str):
+        super().__init__(human)
+        self.answer, self.human = answer, human
+
+
+# ----------------------------------------------------------------------------- shared loading
+
+
+def existing_file(path: str, field: str) -> Path:
+    """``path`` as a :class:`Path`, or :class:`InputError` naming ``field`` if it is not a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"no such file: {path}", field)
+    if not p.is_file():
+        raise InputError(f"not a file: {path}", field)
+    return p
+
+
+def load_model_arg(path: str):
+    """The model named on the command line (a ``*.snn.json`` file)."""
+    from .model_format import load_model
+
+    existing_file(path, "MODEL")
+    return load_model(path)
+
+
+def load_npy(path: str, field: str) -> np.ndarray:
+    """A plain ``.npy`` array: never unpickles, and checks the header before reading the data."""
+    p = existing_file(path, field)
+    try:
+        mapped = np.load(p, mmap_mode="r", allow_pickle=False)
+    except ValueError as e:  # pickled objects, a truncated file, or not .npy at all
+        raise InputError(f"{path} is not a plain .npy array: {e}", field) from None
+    except (OSError, EOFError) as e:
+        raise InputError(f"cannot read {path} as .npy: {e}", field) from None
+    if isinstance(mapped, np.lib.npyio.NpzFile):
+        mapped.close()
+        raise InputError(f"{path} is an .npz archive; expected one .npy array", field)
+    if mapped.dtype.fields is not None:
+        raise InputError(f"{path} holds a structured array (dtype {mapped.dtype}); expected numbers", field)
+    return np.array(mapped)
+
+
+def output_path(path: str, field: str = "--out") -> Path:
+    """Where a subcommand will write: its folder must exist."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path} is a folder; give a file name", field)
+    if not p.parent.is_dir():
+        raise InputError(f"folder {str(p.parent)!r} does not exist", field)
+    return p
+
+
+@contextlib.contextmanager
+def writing(field: str):
+    """Turns an OS error while writing an output into bad input naming the argument."""
+    try:
+        yield
+    except OSError as e:
+        raise InputError(f"cannot write: {e.strerror or e}", field) from None
+
+
+def jsonable(x: Any) -> Any:
+    """Plain JSON values from numpy scalars/arrays, dataclasses, paths, tuples and sets.
+    Non-finite floats become ``null`` (JSON has no NaN)."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (set, frozenset)):
+        return sorted(jsonable(v) for v in x)
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return jsonable(x.item())
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, Path):
+        return str(x)
+    if x is None or isinstance(x, (str, int, bool)):
+        return x
+    return str(x)
+
+
+# ----------------------------------------------------------------------------- simulate
+
+
+def _fmt_times(times: Sequence) -> str:
+    return "[" + ", ".join("-" if t is None else str(t) for t in times) + "]"
+
+
+def cmd_simulate(args) -> tuple[dict, str]:
+    from .simulator import simulate
+
+    model = load_model_arg(args.model)
+    raster = load_npy(args.input, "--input")
+    try:
+        result = simulate(model, raster)
+    except InputError as e:  # the raster does not fit the model
+        raise InputError(e.message, f"--input {args.input}") from None
+    answer = result.to_json()
+    return answer, _simulate_human(model, result, answer)
+
+
+def _simulate_human(model, result, answer: dict) -> str:
+    """A few readable lines: one run in full, a batch as a summary."""
+    if not result.batched:
+        decision = answer["prediction"] if answer["prediction"] is not None else "none (no decision)"
+        lines = [f"prediction   {decision}   (readout {model.readout.type}, ties {model.readout.ties})"]
+        if model.layers[-1].neuron.fires:
+            lines += [f"counts       {answer['counts']}", f"first spike  {_fmt_times(answer['first_spike'])}"]
+        else:
+            membrane = result.layer_outputs[-1][0]
+            lines.append(f"membrane     final {membrane[-1].tolist()}, max {membrane.max(axis=0).tolist()}")
+        lines.append(f"spikes       {answer['total_spikes']}   synops {answer['synops']}   (T={model.time_steps})")
+        return "\n".join(lines)
+    preds = answer["prediction"]
+    B = len(preds)
+    decided = [p for p in preds if p is not None]
+    histogram = np.bincount(np.asarray(decided, dtype=np.int64), minlength=model.output_size).tolist()
+    spikes, ops = np.asarray(result.total_spikes), np.asarray(result.synops)
+    lines = [f"batch of {B} rasters (T={model.time_steps}, readout {model.readout.type})",
+             f"predictions  {preds[:16]}{' ...' if B > 16 else ''}",
+             f"decided      {len(decided)} of {B}; per class {histogram}"]
+    if B:
+        lines.append(f"spikes       mean {spikes.mean():.1f} (min {spikes.min()}, max {spikes.max()})   "
+                     f"synops mean {ops.mean():.1f} (min {ops.min()}, max {ops.max()})")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- info
+
+
+def _decay_summary(decay: Any) -> Any:
+    """A decay for display: ``[num, shift]``, or for per-neuron pairs their range by ``num / 2^shift``."""
+    if decay is None:
+        return None
+    if isinstance(decay[0], tuple):
+        by_factor = sorted(set(decay), key=lambda pair: pair[0] / (1 << pair[1]))
+        return {"per_neuron": len(decay), "min": list(by_factor[0]), "max": list(by_factor[-1])}
+    return list(decay)
+
+
+def _per_neuron_ints(value: Any) -> Any:
+    """Thresholds, resets, refractory periods: a scalar or a per-neuron range."""
+    if value is None or isinstance(value, int):
+        return value
+    return {"per_neuron": len(value), "min": min(value), "max": max(value)}
+
+
+def layer_summary(k: int, layer) -> dict:
+    """What ``info`` says about one layer."""
+    from .model import Conv2d
+
+    n = layer.neuron
+    weights = layer.weight.size + layer.bias.size + (layer.recurrent.size if layer.recurrent is not None else 0)
+    d = {
+        "index": k,
+        "type": "conv2d" if isinstance(layer, Conv2d) else "dense",
+        "in_size": layer.in_size,
+        "out_size": layer.out_size,
+        "neuron_model": n.model,
+        "threshold": _per_neuron_ints(n.threshold),
+        "fire_when": n.fire_when if n.fires else None,
+        "v_decay": _decay_summary(n.v_decay),
+        "i_decay": _decay_summary(n.i_decay),
+        "rounding": n.rounding,
+        "reset": n.reset if n.fires else None,
+        "v_reset": _per_neuron_ints(n.v_reset),
+        "refractory": _per_neuron_ints(n.refractory),
+        "v_bits": n.v_bits,
+        "on_overflow": n.on_overflow,
+        "delay": layer.delay,
+        "recurrent": layer.recurrent is not None,
+        "nonzero_weights": int(np.count_nonzero(layer.weight)),
+        "synapses": int(np.count_nonzero(layer.dense_weight()))
+                    + (int(np.count_nonzero(layer.recurrent)) if layer.recurrent is not None else 0),
+        "parameters": int(weights),
+    }
+    if isinstance(layer, Conv2d):
+        d.update(input_shape=list(layer.input_shape), output_shape=list(layer.output_shape),
+                 kernel=list(layer.weight.shape[2:]), stride=list(layer.stride), padding=list(layer.padding))
+    return d
+
+
+def _human_value(v: Any) -> str:
+    if isinstance(v, dict) and "per_neuron" in v:
+        return f"{_human_value(v['min'])}..{_human_value(v['max'])} (per neuron)"
+    if isinstance(v, list) and len(v) == 2:
+        return f"{v[0]}/2^{v[1]}"
+    return str(v)
+
+
+def _clip(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def cmd_info(args) -> tuple[dict, str]:
+    from .model_format import FORMAT, model_hash
+
+    model = load_model_arg(args.model)
+    layers = [layer_summary(k, layer) for k, layer in enumerate(model.layers)]
+    encoding = model.input.encoding
+    answer = {
+        "name": model.name,
+        "format": FORMAT,
+        "sha256": model_hash(model),
+        "time_steps": model.time_steps,
+        "input": {"size": model.input.size, "shape": list(model.input.shape) if model.input.shape else None,
+                  "encoding": encoding},
+        "layers": layers,
+        "readout": {"type": model.readout.type, "ties": model.readout.ties},
+        "provenance": model.provenance,
+        "parameters": sum(d["parameters"] for d in layers),
+    }
+    enc = encoding.get("type", "given") if isinstance(encoding, dict) else "none given"
+    shape = f"shape {answer['input']['shape']}" if model.input.shape else "no shape"
+    lines = [f"{model.name}  ({FORMAT})", f"sha256      {answer['sha256']}", f"time steps  {model.time_steps}",
+             f"input       {model.input.size} spike channels, {shape}, encoding {enc}",
+             "layers"]
+    for d in layers:
+        parts = [f"  {d['index']} {d['type']:<6} {d['in_size']} -> {d['out_size']}  {d['neuron_model']}"]
+        if d["threshold"] is not None:
+            parts.append(f"threshold {_human_value(d['threshold'])} ({d['fire_when']})")
+        parts.append("no leak" if d["v_decay"] == [1, 0] else f"v_decay {_human_value(d['v_decay'])}")
+        if d["i_decay"] is not None:
+            parts.append(f"i_decay {_human_value(d['i_decay'])}")
+        if d["reset"] is not None:
+            parts.append(f"reset {d['reset']}")
+        parts.append(f"{d['v_bits']}-bit {d['on_overflow']}")
+        if d["delay"]:
+            parts.append(f"delay {d['delay']}")
+        if d["recurrent"]:
+            parts.append("recurrent")
+        parts.append(f"{d['nonzero_weights']:,} non-zero weights")
+        lines.append(", ".join(parts))
+    lines += [f"readout     {model.readout.type} (ties: {model.readout.ties})",
+              f"parameters  {answer['parameters']:,}",
+              "provenance" + ("  (none)" if not model.provenance else "")]
+    lines += [f"  {key}: {_clip(json.dumps(value, ensure_ascii=False))}" for key, value in sorted(model.provenance.items())]
+    return answer, "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- NIR
+
+
+def cmd_import_nir(args) -> tuple[dict, str]:
+    from . import nir_io
+    from .model_format import save_model
+
+    existing_file(args.graph, "GRAPH")
+    out = output_path(args.out)
+    imported = nir_io.import_nir(args.graph, dt=args.dt, scale=args.scale, time_steps=args.time_steps,
+                                 decay_shift=args.decay_shift, v_bits=args.v_bits)
+    with writing("--out"):
+        digest = save_model(imported.model, out)
+    conventions = jsonable(imported.conventions)
+    answer = {"model": str(out), "sha256": digest, "name": imported.model.name,
+              "time_steps": imported.model.time_steps, "layers": len(imported.model.layers),
+              "conventions": conventions}
+    lines = [f"wrote {out} ({len(imported.model.layers)} layers, T={imported.model.time_steps})",
+             f"sha256 {digest}", "conventions:"] + [f"  - {_convention_text(c)}" for c in conventions]
+    return answer, "\n".join(lines)
+
+
+def cmd_export_nir(args) -> tuple[dict, str]:
+    from . import nir_io
+    from .model_format import model_hash
+
+    model = load_model_arg(args.model)
+    out = output_path(args.out)
+    try:
+        exported = nir_io.export_nir(model, dt=args.dt, scale=args.scale, allow_lossy=args.allow_lossy)
+    except VerisnnError as e:
+        if "allow_lossy" in e.message:  # say it in the command line's own words
+            raise type(e)(f"{e.message} [command line: --allow-lossy]", e.path) from None
+        raise
+    with writing("--out"):
+        nir_io.write_nir(exported.graph, out)
+    conventions = jsonable(exported.conventions)
+    answer = {"graph": str(out), "sha256": model_hash(model), "nodes": sorted(exported.graph.nodes),
+              "conventions": conventions}
+    lines = [f"wrote {out} ({len(exported.graph.nodes)} nodes) from model sha256 {answer['sha256']}",
+             "conventions:"] + [f"  - {_convention_text(c)}" for c in conventions]
+    return answer, "\n".join(lines)
+
+
+def _convention_text(c: Any) -> str:
+    if isinstance(c, dict):
+        return "; ".join(f"{k}: {v}" for k, v in c.items())
+    return str(c)
+
+
+# ----------------------------------------------------------------------------- training pipeline
+
+
+def _summary_lines(result: dict) -> str:
+    """A dict from the pipeline as ``key  value`` lines (nested values as compact JSON)."""
+    width = max((len(str(k)) for k in result), default=0)
+    return "\n".join(f"{str(k):<{width}}  {v if isinstance(v, (str, int, float)) or v is None else json.dumps(v)}"
+                     for k, v in result.items())
+
+
+def cmd_train(args) -> tuple[dict, str]:
+    from . import pipeline
+
+    existing_file(args.config, "CONFIG")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{args.out} exists and is not a folder", "--out")
+    with writing("--out"):
+        out.mkdir(parents=True, exist_ok=True)
+    result = jsonable(pipeline.run_training(args.config, args.out, epochs=args.epochs, seed=args.seed,
+                                            progress=not args.json))
+    return result, _summary_lines(result)
+
+
+def cmd_quantize(args) -> tuple[dict, str]:
+    from . import pipeline
+
+    existing_file(args.checkpoint, "CHECKPOINT")
+    if args.data is not None:
+        existing_file(args.data, "--data")
+    output_path(args.out)
+    result = jsonable(pipeline.run_quantize(args.checkpoint, args.out, scale=args.scale, data=args.data,
+                                            progress=not args.json))
+    return result, _summary_lines(result)
+
+
+# ----------------------------------------------------------------------------- parser and main
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+Command = Callable[[argparse.Namespace], tuple[dict, str]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    # SUPPRESS: a flag given before the subcommand is not overwritten by the subcommand's default.
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print exactly one JSON object on stdout")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="print a full traceback on an internal failure")
+
+    parser = _Parser(prog="verisnn", description="Make trained spiking neural networks auditable.",
+                     epilog="exit status: 0 answer, 2 bad input, 1 internal failure")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    parser.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
+    parser.add_argument("--debug", action="store_true", default=False, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("simulate", cmd_simulate, "run a model on an input raster with the exact integer simulator")
+    p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
+    p.add_argument("--input", required=True, metavar="RASTER.npy", help="0/1 integer array [T, n] or [B, T, n]")
+
+    p = add("info", cmd_info, "summarize a model: hash, input, layers, readout, provenance")
+    p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
+
+    p = add("import-nir", cmd_import_nir, "import a NIR graph as an integer model")
+    p.add_argument("graph", metavar="GRAPH.nir", help="NIR graph file (HDF5)")
+    p.add_argument("--dt", required=True, type=_positive_float, help="time step in seconds")
+    p.add_argument("--scale", required=True, type=_positive_float, help="integer units per unit of weight/threshold")
+    p.add_argument("--time-steps", required=True, type=_positive_int, metavar="T", help="number of time steps")
+    p.add_argument("--out", required=True, metavar="MODEL.snn.json", help="model file to write")
+    p.add_argument("--decay-shift", type=_int, default=12, metavar="K", help="decays as num/2^K (default 12)")
+    p.add_argument("--v-bits", type=_int, default=24, metavar="B", help="membrane width in bits (default 24)")
+
+    p = add("export-nir", cmd_export_nir, "export a model as a NIR graph")
+    p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
+    p.add_argument("--dt", required=True, type=_positive_float, help="time step in seconds")
+    p.add_argument("--scale", required=True, type=_positive_float, help="integer units per unit of weight/threshold")
+    p.add_argument("--out", required=True, metavar="GRAPH.nir", help="NIR file to write")
+    p.add_argument("--allow-lossy", action="store_true", help="export even where NIR cannot express the model exactly")
+
+    p = add("train", cmd_train, "train a float SNN from a YAML config")
+    p.add_argument("config", metavar="CONFIG.yaml", help="training configuration")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="override the config's epochs")
+    p.add_argument("--seed", type=_int, default=None, help="override the config's seed")
+
+    p = add("quantize", cmd_quantize, "quantize a trained checkpoint to an integer model")
+    p.add_argument("checkpoint", metavar="CHECKPOINT.pt", help="checkpoint written by `verisnn train`")
+    p.add_argument("--out", required=True, metavar="MODEL.snn.json", help="model file to write")
+    p.add_argument("--scale", type=_positive_float, default=None, help="fixed quantization scale (default: chosen)")
+    p.add_argument("--data", default=None, metavar="DATA.npz", help="data to measure integer accuracy on")
+    return parser
+
+
+def _emit(answer: dict, human: str, json_mode: bool, stdout) -> None:
+    if json_mode:
+        stdout.write(json.dumps(jsonable(answer), allow_nan=False) + "\n")
+    elif human:
+        stdout.write(human + "\n")
+    stdout.flush()
+
+
+def _fail(kind: str, message: str, json_mode: bool, stdout) -> None:
+    print(f"verisnn: {'error' if kind == 'bad_input' else 'internal error'}: {message}", file=sys.stderr)
+    if json_mode:
+        stdout.write(json.dumps({"error": message, "kind": kind}) + "\n")
+        stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Known before parsing, so that even an argument error answers in JSON.
+    json_mode, debug = "--json" in argv, "--debug" in argv
+    stdout = sys.stdout
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except _Done as done:
+            _emit(done.answer, done.human, json_mode, stdout)
+            return EXIT_OK
+        except SystemExit as e:  # --help has been printed
+            return EXIT_OK if e.code in (0, None) else EXIT_BAD_INPUT
+        json_mode, debug = args.json, args.debug
+        # Nothing but the answer may reach stdout: progress and stray prints go to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            answer, human = args.func(args)
+        try:
+            _emit(answer, human, json_mode, stdout)
+        except BrokenPipeError:  # the reader went away (`| head`): not worth a traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+            return EXIT_INTERNAL
+        return EXIT_OK
+    except VerisnnError as e:
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        _fail("bad_input", str(e), json_mode, stdout)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _fail("internal", "interrupted", json_mode, stdout)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the one place that turns any failure into exit 1
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        message = f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__
+        _fail("internal", message + ("" if debug else " (run with --debug for the traceback)"), json_mode, stdout)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
