@@ -5,7 +5,9 @@ threshold 64, v_decay [7, 3] = 7/8, reset by subtraction, floor rounding,
 24-bit saturating membranes), T=32 steps, a batch of 256 rate-like random
 rasters (p=0.2, fixed seed). Side by side, in the same run:
 
-* ``verisnn.simulator.simulate``: the exact integer reference simulator;
+* ``verisnn.simulator.simulate``: the exact integer reference simulator (its synaptic
+  products through the exact int8 x int8 -> int32 kernel, since the weights fit int8),
+  and the same with that kernel switched off (float32 BLAS, exact below 2^24);
 * ``verisnn.torch_sim.simulate_torch``: the same semantics in torch float64 (exact mode);
 * a plain torch float32 loop of the same network, written here directly, step by
   step, under ``torch.no_grad()``, in two variants: ``floor`` computes the same
@@ -68,6 +70,16 @@ def make_setup(batch: int, steps: int, seed: int = 0, p: float = 0.2) -> Setup:
 
 def run_integer(setup: Setup) -> list[np.ndarray]:
     return simulator.simulate(setup.model, setup.raster).layer_outputs
+
+
+def integer_float_path(setup: Setup) -> Callable[[], list[np.ndarray]]:
+    """The integer simulator with its int8 kernel switched off, so that the synaptic
+    products go through float32 BLAS (what models with weights beyond int8 get)."""
+    model = make_setup(setup.raster.shape[0], setup.raster.shape[1]).model  # its own parameter cache
+    _, params = simulator._plan(model)
+    for p in params:
+        p.weight.int8_from = float("inf")
+    return lambda: simulator.simulate(model, setup.raster).layer_outputs
 
 
 def run_torch_exact(setup: Setup) -> list[np.ndarray]:
@@ -207,6 +219,7 @@ def main() -> None:
     neuron_steps = sum(SIZES[1:]) * args.steps * args.batch
     runners: list[tuple[str, Callable | None]] = [
         ("verisnn integer simulator (exact)", lambda: run_integer(setup)),
+        ("verisnn integer simulator, float32 BLAS products (int8 kernel off)", integer_float_path(setup)),
         ("verisnn torch simulator (exact, float64)", lambda: run_torch_exact(setup)),
         ("torch float32 loop, floor leak (same semantics)", torch_loop(setup, exact_floor=True)),
         ("torch float32 loop, plain leak 0.875·v", torch_loop(setup, exact_floor=False)),

@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 from conftest import models, rasters
 from verisnn import semantics
 from verisnn.model import Dense, InputSpec, Model, Neuron, Readout
-from verisnn.simulator import OPS, ExactMatrix, layer_params, simulate, step_network
+from verisnn.simulator import ExactMatrix, NumpyOps, layer_params, simulate, step_network
 from verisnn.torch_sim import simulate_torch
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,11 +61,16 @@ def test_batch_equals_per_sample_runs(data):
 
 
 def _forced(matrix: ExactMatrix, dtype) -> ExactMatrix:
-    """The same matrix, applied through ``dtype`` whatever its bound says."""
-    out = ExactMatrix(np.zeros((1, 1), dtype=np.int64))
+    """The same matrix, applied through ``dtype`` (or the ``"int8"`` kernel) whatever its
+    bound and size say."""
+    out = ExactMatrix(np.zeros((1, 1), dtype=np.int64), matrix.out_dtype)
     out.bound = matrix.bound
-    out.dtype = dtype
-    out.t = matrix.t.astype(np.int64).astype(dtype)
+    out.t8 = None
+    if dtype == "int8":
+        out.dtype, out.t, out.t8, out.int8_from = matrix.dtype, matrix.t, matrix.t8, 0
+    else:
+        out.dtype = dtype
+        out.t = matrix.t.astype(np.int64).astype(dtype)
     return out
 
 
@@ -77,12 +82,17 @@ def test_blas_paths_agree_on_whole_models(data):
     raster = data.draw(rasters(model, batch=2))
     x = np.ascontiguousarray(raster.transpose(1, 0, 2))  # [T, B, n], what run_layers takes
     results = []
-    for dtype in (np.float32, np.float64, np.int64):
+    natural, value_dtype = layer_params(model)
+    paths = [np.float32, np.float64, np.int64]
+    if all(p.weight.t8 is not None and (p.recurrent is None or p.recurrent.t8 is not None) for p in natural):
+        paths.append("int8")
+    for dtype in paths:
         params = [replace(p, weight=_forced(p.weight, dtype),
                           recurrent=None if p.recurrent is None else _forced(p.recurrent, dtype))
-                  for p in layer_params(model)]
-        assert all(p.weight.dtype is dtype for p in params)
-        outputs, membranes = semantics.run_layers(OPS, model, params, x, (2,), record_membranes=True)
+                  for p in natural]
+        assert all(p.weight.dtype is dtype for p in params) or dtype == "int8"
+        outputs, membranes = semantics.run_layers(NumpyOps(value_dtype), model, params, x, (2,),
+                                                  record_membranes=True)
         results.append(outputs + membranes)
     for other in results[1:]:
         _assert_layers_equal(results[0], other, "BLAS path")
@@ -102,6 +112,8 @@ def test_exact_matrix_paths_equal_python_integers(data):
     natural = ExactMatrix(m)
     assert natural.bound == int(np.abs(m).sum(axis=1).max())
     paths = [natural, _forced(natural, np.int64)]
+    if natural.t8 is not None:
+        paths.append(_forced(natural, "int8"))
     if natural.bound < 1 << 53:
         paths.append(_forced(natural, np.float64))
     if natural.bound < 1 << 24:
@@ -109,7 +121,7 @@ def test_exact_matrix_paths_equal_python_integers(data):
     for path in paths:
         y = path(x)
         assert y.dtype == np.int64
-        assert y.astype(object).tolist() == exact.tolist(), path.dtype
+        assert y.astype(object).tolist() == exact.tolist(), (path.dtype, path.t8 is not None)
 
 
 @pytest.mark.parametrize("row, dtype", [
@@ -129,12 +141,13 @@ def test_large_weights_take_the_int64_path_and_stay_exact():
     li = Neuron(size=1, model="li", threshold=None, v_bits=48, on_overflow="wrap")
     model = Model(time_steps=1, input=InputSpec(size=n_in), layers=(Dense(weight=weight, neuron=li),),
                   readout=Readout(type="membrane_final"))
-    assert layer_params(model)[0].weight.dtype is np.int64
+    params, value_dtype = layer_params(model)
+    assert params[0].weight.dtype is np.int64 and value_dtype is np.int64
     raster = np.ones((1, n_in), dtype=np.int8)
     # 2^53 + 1 wrapped into 48 signed bits: 2^53 is a multiple of 2^48, so 1 is left
     assert simulate(model, raster).layer_outputs[0][0, 0, 0] == 1
-    forced = [replace(p, weight=_forced(p.weight, np.float64)) for p in layer_params(model)]
-    outputs, _ = semantics.run_layers(OPS, model, forced, raster[:, None, :], (1,))
+    forced = [replace(p, weight=_forced(p.weight, np.float64)) for p in params]
+    outputs, _ = semantics.run_layers(NumpyOps(value_dtype), model, forced, raster[:, None, :], (1,))
     assert outputs[0][0, 0, 0] == 0  # float64 rounded 2^53 + 1 to 2^53: why the int64 path exists
 
 
@@ -156,3 +169,44 @@ def test_torch_exact_decay_of_large_membranes():
                      (-1, "floor"): -(2**46 - 2**32 + 1), (-1, "toward_zero"): -(2**46 - 2**32)}
             assert int(ref[1]) == step1[(sign, rounding)]
             np.testing.assert_array_equal(simulate_torch(model, raster)[0][0, :, 0], ref)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_int32_and_int64_value_types_agree(data):
+    """The simulator runs in int32 only where the bounds prove it exact: forcing int64 on
+    the same model gives the same outputs and membranes."""
+    model = data.draw(models())
+    raster = data.draw(rasters(model, batch=2))
+    x = np.ascontiguousarray(raster.transpose(1, 0, 2))
+    runs = []
+    for widest in (False, True):
+        params, dtype = layer_params(model, widest=widest)
+        outputs, membranes = semantics.run_layers(NumpyOps(dtype), model, params, x, (2,), record_membranes=True)
+        assert all(m.dtype == dtype for m in membranes)
+        runs.append(outputs + membranes)
+    _assert_layers_equal(runs[0], runs[1], "int32 vs int64")
+
+
+def test_value_type_is_int32_for_small_models_and_int64_near_the_limit():
+    small = Model(time_steps=4, input=InputSpec(size=2),
+                  layers=(Dense([[3, -2]], Neuron(1, threshold=5, v_decay=(7, 3), v_bits=24)),))
+    assert layer_params(small)[1] is np.int32
+    # 2^30 membrane range times a decay numerator of 3: products pass 2^31
+    wide = Model(time_steps=4, input=InputSpec(size=2),
+                 layers=(Dense([[3, -2]], Neuron(1, threshold=5, v_decay=(3, 2), v_bits=31)),))
+    assert layer_params(wide)[1] is np.int64
+
+
+def test_int8_kernel_is_available_and_used_for_large_products():
+    """The fast path exists on the pinned torch, and a large product takes it exactly."""
+    from verisnn.simulator import _int8_kernel
+
+    assert _int8_kernel() is not None
+    rng = np.random.default_rng(0)
+    m = rng.integers(-128, 128, (64, 300))
+    matrix = ExactMatrix(m)
+    x = rng.integers(0, 2, (300, 300), dtype=np.int8)
+    assert matrix.t8 is not None and x.shape[0] * matrix.t8.size >= matrix.int8_from
+    np.testing.assert_array_equal(matrix(x), x.astype(np.int64) @ m.T)
+    assert ExactMatrix(np.array([[128, 0]])).t8 is None  # beyond int8: a float path

@@ -8,6 +8,8 @@ architecture and the training configuration travel as JSON strings.
 from __future__ import annotations
 
 import json
+import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -51,12 +53,16 @@ def load_checkpoint(path: str | Path) -> tuple[SpikingNetwork, dict]:
     """Read a checkpoint (safely); returns the network in evaluation mode and its meta."""
     p = Path(path)
     try:
-        payload = torch.load(p, weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            payload = torch.load(p, weights_only=True, map_location="cpu")
     except FileNotFoundError:
         raise VerisnnError("no such file", str(p)) from None
-    except Exception as e:  # not a torch file, or holds objects weights_only refuses
-        raise VerisnnError(f"not a verisnn checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
-                           str(p)) from None
+    except pickle.UnpicklingError:
+        raise VerisnnError("not a verisnn checkpoint: it holds Python objects other than tensors and plain "
+                           "data, which are refused because loading them could run code", str(p)) from None
+    except Exception as e:  # not a torch file at all
+        raise VerisnnError(f"not a verisnn checkpoint ({type(e).__name__})", str(p)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise VerisnnError(f"not a {FORMAT} file", str(p))
     try:

@@ -1,10 +1,14 @@
 """The numpy reference simulator: semantics v1 interpreted over exact integers.
 
-Batched over inputs. Synaptic products run through BLAS in float32 or float64
-only where that is provably exact: inputs are 0/1 spikes, so every partial sum
-of ``W · x`` is bounded by the row's sum of ``|W|``; below 2^24 (float32) or
-2^53 (float64) every intermediate is an exactly representable integer. Above
-that the products fall back to int64. Everything else is int64 arithmetic.
+Batched over inputs. Synaptic products use the fastest method that is provably
+exact: inputs are 0/1 spikes, so every partial sum of ``W · x`` is bounded by
+the row's sum of ``|W|``. Weights within int8 with row sums below 2^31 go through
+an int8 x int8 -> int32 integer kernel (large products); otherwise BLAS in
+float32 below 2^24 or float64 below 2^53, where every intermediate is an exactly
+representable integer; above that int64. Everything else is integer arithmetic in
+int32 where the model's bounds prove that no value or product can leave it
+(half the memory traffic), else int64; models whose values could leave int64
+are refused with a :class:`ModelError`.
 """
 
 from __future__ import annotations
@@ -27,23 +31,64 @@ _CURRENT_LIMIT = 1 << 48  # |i| * num (num <= 2^14) must stay inside int64
 _BLOCK_ROWS = 1024  # rows of input per BLAS call in ExactMatrix
 
 
-class ExactMatrix:
-    """An integer matrix applied to 0/1 vectors in the cheapest exact dtype."""
+def row_bound(matrix: np.ndarray) -> int:
+    """The largest ``|W · x|`` over 0/1 vectors ``x``: the largest row sum of ``|W|``."""
+    m = np.asarray(matrix, dtype=np.int64)
+    return int(np.abs(m).sum(axis=1).max()) if m.size else 0
 
-    def __init__(self, matrix: np.ndarray):
+
+_INT8_MACS = 1 << 22  # products at least this large go through the int8 kernel when it applies
+
+
+@lru_cache(maxsize=1)
+def _int8_kernel():
+    """torch's int8 x int8 -> int32 matrix product (oneDNN / fbgemm), if present and exact
+    on a self-test against numpy int64; else None. It is a private torch function, hence
+    the self-test; ``tests/test_differential.py`` compares it with every other path."""
+    try:
+        import torch
+
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 2, (37, 300), dtype=np.int8)
+        w = rng.integers(-128, 128, (300, 19), dtype=np.int8)
+        got = torch._int_mm(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+        if not np.array_equal(got, x.astype(np.int64) @ w.astype(np.int64)):
+            return None
+        return lambda a, b: torch._int_mm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    except Exception:  # no torch, or no such kernel: the float and int64 paths remain
+        return None
+
+
+class ExactMatrix:
+    """An integer matrix applied to 0/1 vectors by the cheapest exact method; results in
+    ``out_dtype``.
+
+    Methods, by ``dtype``: ``int8`` (weights within int8 and row sums of ``|W|`` below
+    2^31: an int8 x int8 -> int32 integer product, for large products), ``float32``
+    (row sums below 2^24), ``float64`` (below 2^53), ``int64`` (otherwise). Every
+    intermediate of each is an exact integer.
+    """
+
+    def __init__(self, matrix: np.ndarray, out_dtype=np.int64):
         m = np.asarray(matrix, dtype=np.int64)
-        bound = int(np.abs(m).sum(axis=1).max()) if m.size else 0
-        self.bound = bound
-        self.dtype = np.float32 if bound < _F32_EXACT else np.float64 if bound < _F64_EXACT else np.int64
+        self.bound = row_bound(m)
+        self.dtype = np.float32 if self.bound < _F32_EXACT else np.float64 if self.bound < _F64_EXACT else np.int64
+        self.out_dtype = out_dtype
         self.t = np.ascontiguousarray(m.T.astype(self.dtype))
+        fits_int8 = m.size and -128 <= m.min() and m.max() <= 127 and self.bound < (1 << 31)
+        self.t8 = np.ascontiguousarray(m.T.astype(np.int8)) if fits_int8 else None
+        self.int8_from = _INT8_MACS  # below this many multiply-adds the kernel's overhead dominates
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(-1, x.shape[-1])
+        if self.t8 is not None and flat.shape[0] * self.t8.size >= self.int8_from and _int8_kernel() is not None:
+            y = _int8_kernel()(np.ascontiguousarray(flat, dtype=np.int8), self.t8)
+            return y.astype(self.out_dtype, copy=False).reshape(*x.shape[:-1], self.t8.shape[1])
         if self.dtype is np.int64:
-            return x.astype(np.int64, copy=False) @ self.t
+            return (x.astype(np.int64, copy=False) @ self.t).astype(self.out_dtype, copy=False)
         # In blocks of rows: the float copy of the input and the float product stay in cache
         # and are reused, instead of a [T*B, n] float array that is written once and read once.
-        flat = x.reshape(-1, x.shape[-1])
-        out = np.empty((flat.shape[0], self.t.shape[1]), dtype=np.int64)
+        out = np.empty((flat.shape[0], self.t.shape[1]), dtype=self.out_dtype)
         block = np.empty((min(_BLOCK_ROWS, flat.shape[0]), flat.shape[1]), dtype=self.dtype)
         for start in range(0, flat.shape[0], _BLOCK_ROWS):
             rows = block[: min(_BLOCK_ROWS, flat.shape[0] - start)]
@@ -52,17 +97,21 @@ class ExactMatrix:
         return out.reshape(*x.shape[:-1], self.t.shape[1])
 
 
-def _neuron_values(x, size: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(x, dtype=np.int64), (size,))
+def _neuron_values(x, size: int, dtype) -> np.ndarray:
+    return np.broadcast_to(np.asarray(x, dtype=dtype), (size,))
 
 
-def _decay_values(d, size: int) -> tuple[Any, Any] | None:
+def _decay_values(d, size: int, dtype) -> tuple[Any, Any] | None:
     if d is None:
         return None
     arr = np.asarray(d, dtype=np.int64)
-    if arr.ndim == 1:  # one pair for the whole layer: int64 scalars multiply faster than broadcast rows
-        return np.int64(arr[0]), np.int64(arr[1])
-    return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
+    if arr.ndim == 1:  # one pair for the whole layer: scalars multiply faster than broadcast rows
+        return dtype(arr[0]), dtype(arr[1])
+    return np.ascontiguousarray(arr[:, 0], dtype=dtype), np.ascontiguousarray(arr[:, 1], dtype=dtype)
+
+
+def _max_num(d) -> int:
+    return 0 if d is None else int(np.asarray(d, dtype=np.int64).reshape(-1, 2)[:, 0].max())
 
 
 def _count_dtype(n_terms: int):
@@ -77,31 +126,74 @@ def count_spikes(spikes: np.ndarray, axis) -> np.ndarray:
     return spikes.sum(axis=axis, dtype=_count_dtype(n_terms)).astype(np.int64)
 
 
-def layer_params(model: Model) -> list[LayerParams]:
-    """Integer parameters of every layer, checked to stay inside the exact range."""
-    params = []
-    for k, layer in enumerate(model.layers):
-        n = layer.neuron
-        weight = ExactMatrix(layer.dense_weight())
-        rec = ExactMatrix(layer.recurrent) if layer.recurrent is not None else None
-        bias = np.asarray(layer.neuron_bias(), dtype=np.int64)
-        a_bound = weight.bound + int(np.abs(bias).max(initial=0)) + (rec.bound if rec else 0)
-        if n.model == "cuba_lif" and a_bound * model.time_steps >= _CURRENT_LIMIT:
-            raise ModelError(f"synaptic currents may reach {a_bound * model.time_steps}, beyond the exact "
+_INT32_LIMIT = 1 << 31
+_INT64_LIMIT = 1 << 62
+
+
+@dataclass(frozen=True)
+class _LayerBounds:
+    """Largest magnitudes one layer's arithmetic can reach (see :func:`value_dtype`)."""
+
+    synaptic: int  # |W·x + b + R·s|
+    current: int  # |i| (cuba_lif: accumulates over T steps)
+    membrane: int  # |u| before the overflow policy, |v| * v_decay num, |i| * i_decay num
+
+
+def _bounds(model: Model, layer) -> _LayerBounds:
+    n = layer.neuron
+    rec = row_bound(layer.recurrent) if layer.recurrent is not None else 0
+    a = row_bound(layer.dense_weight()) + int(np.abs(layer.neuron_bias()).max(initial=0)) + rec
+    i = a * model.time_steps if n.model == "cuba_lif" else a
+    v = 1 << (n.v_bits - 1)
+    # u = decay(v) + i before the overflow policy; wrap adds another 2^(bits-1) to it
+    return _LayerBounds(synaptic=a, current=i,
+                        membrane=max(2 * v + i, v * _max_num(n.v_decay), i * _max_num(n.i_decay)))
+
+
+def value_dtype(bounds: Sequence[_LayerBounds]):
+    """int32 when every value and product provably fits (half the memory traffic of
+    int64 in the per-step updates), else int64."""
+    worst = max(max(b.synaptic, b.current, b.membrane) for b in bounds)
+    return np.int32 if worst < _INT32_LIMIT else np.int64
+
+
+def layer_params(model: Model, widest: bool = False) -> tuple[list[LayerParams], type]:
+    """Integer parameters of every layer, checked to stay inside the exact range, and the
+    integer type that every value of the run provably fits in (int64 if ``widest``)."""
+    bounds = [_bounds(model, layer) for layer in model.layers]
+    for k, (layer, b) in enumerate(zip(model.layers, bounds)):
+        if layer.neuron.model == "cuba_lif" and b.current >= _CURRENT_LIMIT:
+            raise ModelError(f"synaptic currents may reach {b.current}, beyond the exact "
                              f"int64 range of the reference simulator (2^48)", f"layers[{k}]")
+        if b.synaptic >= _INT64_LIMIT:
+            raise ModelError(f"synaptic input may reach {b.synaptic}, beyond the exact int64 range of the "
+                             f"reference simulator (2^62)", f"layers[{k}]")
+    dtype = np.int64 if widest else value_dtype(bounds)
+    params = []
+    for layer in model.layers:
+        n = layer.neuron
         params.append(LayerParams(
-            weight=weight, bias=bias, recurrent=rec,
-            threshold=_neuron_values(n.threshold if n.fires else 0, n.size),
-            v_reset=_neuron_values(n.v_reset, n.size),
-            v_decay=_decay_values(n.v_decay, n.size),
-            i_decay=_decay_values(n.i_decay, n.size),
-            refractory=_neuron_values(n.refractory, n.size),
+            weight=ExactMatrix(layer.dense_weight(), dtype),
+            bias=np.asarray(layer.neuron_bias(), dtype=dtype),
+            recurrent=ExactMatrix(layer.recurrent, dtype) if layer.recurrent is not None else None,
+            threshold=_neuron_values(n.threshold if n.fires else 0, n.size, dtype),
+            v_reset=_neuron_values(n.v_reset, n.size, dtype),
+            v_decay=_decay_values(n.v_decay, n.size, dtype),
+            i_decay=_decay_values(n.i_decay, n.size, dtype),
+            refractory=_neuron_values(n.refractory, n.size, dtype),
         ))
-    return params
+    return params, dtype
 
 
 class NumpyOps(Ops[np.ndarray]):
-    """Exact integer interpretation: int64 values, int8 spikes."""
+    """Exact integer interpretation: ``dtype`` (int32 or int64) values, int8 spikes.
+
+    The caller picks ``dtype`` so that no value or product can leave it
+    (:func:`layer_params`); every operation keeps that type.
+    """
+
+    def __init__(self, dtype=np.int64):
+        self.dtype = dtype
 
     def synapse(self, p, x):
         y = p.weight(x)
@@ -138,7 +230,7 @@ class NumpyOps(Ops[np.ndarray]):
         return (u > threshold if strict else u >= threshold).view(np.int8)  # bool bytes are 0/1: no copy
 
     def select(self, mask, a, b):
-        return np.where(mask.astype(bool), a, b)
+        return np.where(mask.view(bool), a, b)
 
     def spike_scale(self, s, c):
         return s * c
@@ -147,10 +239,10 @@ class NumpyOps(Ops[np.ndarray]):
         return r > 0
 
     def countdown(self, r, s, period):
-        return np.where(s.astype(bool), period, np.maximum(r - 1, 0))
+        return np.where(s.view(bool), period, np.maximum(r - 1, 0))
 
     def zeros(self, batch, n):
-        return np.zeros(batch + (n,), dtype=np.int64)
+        return np.zeros(batch + (n,), dtype=self.dtype)
 
     def zero_spikes(self, like):
         return np.zeros(like.shape, dtype=np.int8)
@@ -165,7 +257,7 @@ class NumpyOps(Ops[np.ndarray]):
         return out
 
 
-OPS = NumpyOps()
+_OPS = {np.int32: NumpyOps(np.int32), np.int64: NumpyOps(np.int64)}
 
 
 @dataclass
@@ -230,8 +322,9 @@ def check_raster(model: Model, raster: Any) -> tuple[np.ndarray, bool]:
 
 
 @lru_cache(maxsize=16)
-def _params(model: Model) -> list[LayerParams]:
-    return layer_params(model)
+def _plan(model: Model) -> tuple[NumpyOps, list[LayerParams]]:
+    params, dtype = layer_params(model)
+    return _OPS[dtype], params
 
 
 def synops(model: Model, raster_tbn: np.ndarray, outputs: Sequence[np.ndarray]) -> np.ndarray:
@@ -250,11 +343,18 @@ def synops(model: Model, raster_tbn: np.ndarray, outputs: Sequence[np.ndarray]) 
     return total
 
 
+def _batch_major(seq: np.ndarray, spikes: bool) -> np.ndarray:
+    """``[T, B, n]`` -> ``[B, T, n]``; membranes as int64 whatever type the run used."""
+    out = seq.transpose(1, 0, 2)
+    return out if spikes else out.astype(np.int64)
+
+
 def simulate(model: Model, raster: Any, record_membranes: bool = False) -> SimResult:
     """Run ``model`` on an input raster ``[T, n]`` or ``[B, T, n]`` of 0/1 spikes."""
     arr, batched = check_raster(model, raster)
     x = np.ascontiguousarray(arr.transpose(1, 0, 2))  # [T, B, n]
-    outputs, membranes = semantics.run_layers(OPS, model, _params(model), x, (x.shape[1],), record_membranes)
+    ops, params = _plan(model)
+    outputs, membranes = semantics.run_layers(ops, model, params, x, (x.shape[1],), record_membranes)
     last = outputs[-1]
     spiking_last = last if model.layers[-1].neuron.fires else np.zeros(last.shape, dtype=np.int8)
     total = np.zeros(x.shape[1], dtype=np.int64)
@@ -268,8 +368,8 @@ def simulate(model: Model, raster: Any, record_membranes: bool = False) -> SimRe
         output_spikes=spiking_last.transpose(1, 0, 2),
         total_spikes=total,
         synops=synops(model, x, outputs),
-        layer_outputs=[o.transpose(1, 0, 2) for o in outputs],
-        membranes=None if membranes is None else [m.transpose(1, 0, 2) for m in membranes],
+        layer_outputs=[_batch_major(o, layer.neuron.fires) for o, layer in zip(outputs, model.layers)],
+        membranes=None if membranes is None else [_batch_major(m, False) for m in membranes],
         batched=batched,
     )
 
@@ -279,10 +379,10 @@ def step_network(model: Model, raster: Any) -> list[np.ndarray]:
     transition-system view); returns each layer's ``[B, T, n]`` outputs. Slower than
     :func:`simulate`; it exists so that the two traversal orders can be compared."""
     arr, _ = check_raster(model, raster)
-    params = _params(model)
-    state = semantics.initial_network_state(OPS, model, (arr.shape[0],))
+    ops, params = _plan(model)
+    state = semantics.initial_network_state(ops, model, (arr.shape[0],))
     per_step = []
     for t in range(model.time_steps):
-        state, outs = semantics.network_step(OPS, model, params, state, arr[:, t])
+        state, outs = semantics.network_step(ops, model, params, state, arr[:, t])
         per_step.append(outs)
     return [np.stack([step[k] for step in per_step], axis=1) for k in range(len(model.layers))]
