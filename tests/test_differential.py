@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 from conftest import models, rasters
 from verisnn import semantics
+from verisnn.errors import ModelError
 from verisnn.model import Dense, InputSpec, Model, Neuron, Readout
 from verisnn.simulator import ExactMatrix, NumpyOps, layer_params, simulate, step_network
 from verisnn.torch_sim import simulate_torch
@@ -149,6 +150,8 @@ def test_large_weights_take_the_int64_path_and_stay_exact():
     forced = [replace(p, weight=_forced(p.weight, np.float64)) for p in params]
     outputs, _ = semantics.run_layers(NumpyOps(value_dtype), model, forced, raster[:, None, :], (1,))
     assert outputs[0][0, 0, 0] == 0  # float64 rounded 2^53 + 1 to 2^53: why the int64 path exists
+    with pytest.raises(ModelError, match="layers\\[0\\].*2\\^53"):
+        simulate_torch(model, raster)  # the float64 torch simulator refuses what it cannot compute exactly
 
 
 def test_torch_exact_decay_of_large_membranes():

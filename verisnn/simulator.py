@@ -25,8 +25,8 @@ from .model import Model, Neuron
 from .readout import decide, first_spike_times, spike_counts
 from .semantics import LayerParams, Ops
 
-_F32_EXACT = 1 << 24
-_F64_EXACT = 1 << 53
+F32_EXACT = 1 << 24
+F64_EXACT = 1 << 53
 _CURRENT_LIMIT = 1 << 48  # |i| * num (num <= 2^14) must stay inside int64
 _BLOCK_ROWS = 1024  # rows of input per BLAS call in ExactMatrix
 
@@ -72,7 +72,7 @@ class ExactMatrix:
     def __init__(self, matrix: np.ndarray, out_dtype=np.int64):
         m = np.asarray(matrix, dtype=np.int64)
         self.bound = row_bound(m)
-        self.dtype = np.float32 if self.bound < _F32_EXACT else np.float64 if self.bound < _F64_EXACT else np.int64
+        self.dtype = np.float32 if self.bound < F32_EXACT else np.float64 if self.bound < F64_EXACT else np.int64
         self.out_dtype = out_dtype
         self.t = np.ascontiguousarray(m.T.astype(self.dtype))
         fits_int8 = m.size and -128 <= m.min() and m.max() <= 127 and self.bound < (1 << 31)

@@ -21,8 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from . import semantics
+from .errors import ModelError
 from .model import Conv2d, Dense, Model, Neuron, Readout
 from .semantics import LayerParams, Ops
+from .simulator import F64_EXACT, row_bound
 
 
 class SurrogateSpike(torch.autograd.Function):
@@ -275,6 +277,12 @@ def spec_of(layer: Dense | Conv2d) -> LayerSpec:
 def simulate_torch(model: Model, raster: np.ndarray) -> list[np.ndarray]:
     """Run an integer model through the torch simulator in evaluation (exact) mode;
     returns every layer's ``[B, T, n]`` outputs as int64 arrays."""
+    for k, layer in enumerate(model.layers):
+        mats = [layer.dense_weight()] + ([layer.recurrent] if layer.recurrent is not None else [])
+        bound = sum(row_bound(m) for m in mats) + int(np.abs(layer.neuron_bias()).max(initial=0))
+        if bound >= F64_EXACT:
+            raise ModelError(f"synaptic sums may reach {bound}, beyond float64's exact range (2^53): "
+                             "use the numpy reference simulator", f"layers[{k}]")
     net = SpikingNetwork.from_model(model)
     x = np.asarray(raster)
     if x.ndim == 2:
