@@ -5,6 +5,7 @@ Exact integer semantics (:mod:`verisnn.semantics`), a reference simulator
 training and quantization, NIR import/export, and a command line.
 """
 
+from .encoders import DeltaEncoder, LatencyEncoder, RateEncoder, encoder_from_spec
 from .errors import InputError, ModelError, NIRError, VerisnnError
 from .model import Conv2d, Dense, InputSpec, Model, Neuron, Readout
 from .model_format import load_model, model_from_dict, model_hash, model_to_dict, save_model
@@ -13,7 +14,7 @@ from .simulator import SimResult, simulate
 __version__ = "0.1.0"
 
 __all__ = [
-    "Conv2d", "Dense", "InputError", "InputSpec", "Model", "ModelError", "NIRError", "Neuron", "Readout",
+    "Conv2d", "DeltaEncoder", "Dense", "InputError", "LatencyEncoder", "RateEncoder", "encoder_from_spec", "InputSpec", "Model", "ModelError", "NIRError", "Neuron", "Readout",
     "SimResult", "VerisnnError", "load_model", "model_from_dict", "model_hash", "model_to_dict", "save_model",
     "simulate",
 ]
