@@ -318,15 +318,20 @@ def _assert_clean(error: ModelError) -> None:
     assert "Traceback" not in text and 'File "' not in text and "\n" not in text, text
 
 
-@pytest.mark.parametrize("what, change, field, message", BAD_DOCUMENTS, ids=[c[0] for c in BAD_DOCUMENTS])
-def test_malformed_document_names_the_field(tmp_path, what, change, field, message):
-    doc = _doc_for(what)
-    change(doc)
+def _assert_refused(doc: dict, field: str, message: str) -> None:
+    """``doc`` gives a clean ModelError at ``field`` whose message contains ``message``."""
     with pytest.raises(ModelError) as caught:
         model_from_dict(doc)
     assert caught.value.path == field, str(caught.value)
     assert message in caught.value.message, str(caught.value)
     _assert_clean(caught.value)
+
+
+@pytest.mark.parametrize("what, change, field, message", BAD_DOCUMENTS, ids=[c[0] for c in BAD_DOCUMENTS])
+def test_malformed_document_names_the_field(tmp_path, what, change, field, message):
+    doc = _doc_for(what)
+    change(doc)
+    _assert_refused(doc, field, message)
     # the same document as a file: the error names the file, then the field
     path = tmp_path / "bad.snn.json"
     path.write_text(json.dumps(doc))
@@ -351,11 +356,7 @@ def test_malformed_document_names_the_field(tmp_path, what, change, field, messa
 def test_malformed_conv2d_names_the_field(what, change, field, message):
     doc = conv_doc()
     change(doc)
-    with pytest.raises(ModelError) as caught:
-        model_from_dict(doc)
-    assert caught.value.path == field, str(caught.value)
-    assert message in caught.value.message, str(caught.value)
-    _assert_clean(caught.value)
+    _assert_refused(doc, field, message)
 
 
 # ---------------------------------------------------------------- hostile files
