@@ -107,6 +107,6 @@ def train(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, config: TrainConfig
             correct += int((z.argmax(dim=1) == yt[idx]).sum())
         row = {"epoch": epoch + 1, "loss": total / len(x), "train_accuracy": correct / len(x)}
         history.append(row)
-        bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['train_accuracy']:.3f}")
+        bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['train_accuracy']:.3f}", refresh=False)
     net.eval()
     return history
