@@ -145,6 +145,26 @@ class Ops(ABC, Generic[V]):
         """``seq`` delayed by ``d`` steps along the first axis, zeros shifted in."""
 
 
+class OperatorOps(Ops[V]):
+    """The operations any domain with ``+``, ``-`` and ``*`` on its values gets for free,
+    when a layer's ``weight`` and ``recurrent`` are callables that apply the matrix."""
+
+    def synapse(self, p: LayerParams, x: V) -> V:
+        return p.weight(x) + p.bias
+
+    def recurrent(self, p: LayerParams, s: V) -> V:
+        return p.recurrent(s)
+
+    def add(self, a: V, b: V) -> V:
+        return a + b
+
+    def sub(self, a: V, b: V) -> V:
+        return a - b
+
+    def spike_scale(self, s: V, c: Any) -> V:
+        return s * c
+
+
 def initial_state(ops: Ops, neuron: Neuron, batch: tuple[int, ...]) -> LayerState:
     z = ops.zeros(batch, neuron.size)
     return LayerState(v=z, i=z, r=z, s=ops.zero_spikes(z))

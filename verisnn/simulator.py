@@ -23,7 +23,7 @@ from . import semantics
 from .errors import InputError, ModelError
 from .model import Model, Neuron
 from .readout import decide, first_spike_times, spike_counts
-from .semantics import LayerParams, Ops
+from .semantics import LayerParams, OperatorOps
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
@@ -185,7 +185,7 @@ def layer_params(model: Model, widest: bool = False) -> tuple[list[LayerParams],
     return params, dtype
 
 
-class NumpyOps(Ops[np.ndarray]):
+class NumpyOps(OperatorOps[np.ndarray]):
     """Exact integer interpretation: ``dtype`` (int32 or int64) values, int8 spikes.
 
     The caller picks ``dtype`` so that no value or product can leave it
@@ -198,15 +198,6 @@ class NumpyOps(Ops[np.ndarray]):
     def synapse(self, p, x):
         y = p.weight(x)
         return y + p.bias if p.bias.any() else y  # no bias (the common case): skip a pass over [T, B, n]
-
-    def recurrent(self, p, s):
-        return p.recurrent(s)
-
-    def add(self, a, b):
-        return a + b
-
-    def sub(self, a, b):
-        return a - b
 
     def decay(self, x, decay, rounding):
         num, shift = decay
@@ -231,9 +222,6 @@ class NumpyOps(Ops[np.ndarray]):
 
     def select(self, mask, a, b):
         return np.where(mask.view(bool), a, b)
-
-    def spike_scale(self, s, c):
-        return s * c
 
     def is_refractory(self, r):
         return r > 0

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from . import semantics
 from .errors import ModelError
 from .model import Conv2d, Dense, Model, Neuron, Readout
-from .semantics import LayerParams, Ops
+from .semantics import LayerParams, OperatorOps
 from .simulator import F64_EXACT, row_bound
 
 
@@ -60,23 +60,12 @@ class Synapse:
         return y.reshape(*lead, -1)
 
 
-class TorchOps(Ops[torch.Tensor]):
+class TorchOps(OperatorOps[torch.Tensor]):
     def __init__(self, exact: bool, slope: float = 5.0):
         self.exact = exact
         self.slope = slope
         self.dtype = torch.float64 if exact else torch.float32
 
-    def synapse(self, p, x):
-        return p.weight(x) + p.bias
-
-    def recurrent(self, p, s):
-        return p.recurrent(s)
-
-    def add(self, a, b):
-        return a + b
-
-    def sub(self, a, b):
-        return a - b
 
     def decay(self, x, decay, rounding):
         num, shift = decay
@@ -107,9 +96,6 @@ class TorchOps(Ops[torch.Tensor]):
             return torch.where(mask.bool(), a, b)
         m = mask.to(self.dtype)
         return m * a + (1 - m) * b
-
-    def spike_scale(self, s, c):
-        return s * c
 
     def is_refractory(self, r):
         return r > 0
