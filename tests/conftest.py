@@ -12,12 +12,21 @@ input spikes for it. Other test files import them::
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from verisnn.model import Conv2d, Dense, InputSpec, Model, Neuron, Readout, conv_output_hw
+
+# Random models are slow to draw on a loaded 2-core machine: no timing health checks.
+# In CI the examples are derandomized (the same every run), so a red CI is a real
+# regression; locally each run explores new examples.
+settings.register_profile("local", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("local"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 MAX_NEURONS = 12  # keeps every drawn layer small, so examples run in milliseconds
 
