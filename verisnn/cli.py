@@ -394,6 +394,31 @@ def cmd_quantize(args) -> tuple[dict, str]:
     return result, _summary_lines(result)
 
 
+def cmd_verify(args) -> tuple[dict, str]:
+    from .properties import load_property
+    from .verify import verify
+
+    model = load_model_arg(args.model)
+    raster = load_npy(args.input, "--input")
+    prop = load_property(existing_file(args.property, "--property"))
+    result = verify(model, raster, prop, method=args.method, timeout=args.timeout)
+    if result.verdict == "error":
+        if (result.reason or "").startswith("internal"):
+            raise RuntimeError(result.reason)
+        raise InputError(result.reason or "cannot verify", "verify")
+    answer = result.to_json()
+    lines = [f"{result.verdict}   ({result.method}, {result.time_s:.3f} s)"]
+    if result.reason:
+        lines.append(f"reason     {result.reason}")
+    if result.witness is not None:
+        flips = np.argwhere(result.witness != raster.reshape(result.witness.shape))
+        lines.append(f"witness    differs from the input at (t, channel) {flips.tolist()[:12]}"
+                     f"{' ...' if len(flips) > 12 else ''}; replayed by the reference simulator")
+    if result.evidence:
+        lines.append(f"evidence   {_clip(json.dumps(jsonable(result.evidence)), 200)}")
+    return answer, "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- parser and main
 
 
@@ -450,6 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("simulate", cmd_simulate, "run a model on an input raster with the exact integer simulator")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
     p.add_argument("--input", required=True, metavar="RASTER.npy", help="0/1 integer array [T, n] or [B, T, n]")
+
+    from .verify import METHODS
+
+    p = add("verify", cmd_verify, "decide a property of a model around an input raster")
+    p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
+    p.add_argument("--input", required=True, metavar="RASTER.npy", help="the centre: a 0/1 integer array [T, n]")
+    p.add_argument("--property", required=True, metavar="PROP.yaml", help="property file (YAML or JSON)")
+    p.add_argument("--method", choices=METHODS, default=METHODS[0], help=f"decision method (default {METHODS[0]})")
+    p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds: unknown")
 
     p = add("info", cmd_info, "summarize a model: hash, input, layers, readout, provenance")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")

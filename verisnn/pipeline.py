@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import numpy as np

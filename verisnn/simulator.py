@@ -21,7 +21,7 @@ import numpy as np
 
 from . import semantics
 from .errors import InputError, ModelError
-from .model import Model, Neuron
+from .model import Model
 from .readout import decide, first_spike_times, spike_counts
 from .semantics import LayerParams, OperatorOps
 

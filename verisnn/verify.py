@@ -1,0 +1,252 @@
+"""The verification engine: answer a property on a model around a centre input.
+
+Every answer is a :class:`Result` with exactly one verdict:
+
+* ``verified`` — the condition holds on the whole region; ``evidence`` records how
+  (for ``enumerate``: the region, its size, how many rasters were simulated);
+* ``falsified`` — ``witness`` is an input in the region that violates the
+  condition, **replayed by the reference simulator** before it is reported;
+* ``unknown`` — a limit was reached (time, region size); ``reason`` says which;
+* ``error`` — the model, the input or the property cannot be used; ``reason`` says why.
+
+Methods so far: ``enumerate`` (vectorised exhaustive simulation of every raster in
+the region, batched through the exact simulator). The symbolic methods (SMT,
+CP-SAT, bound propagation, ``auto``) build on the same ``Result`` contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import semantics
+from .errors import VerisnnError
+from .model import Model
+from .model_format import model_hash
+from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Insertions, Intensity, Jitter,
+                         NeverFires, NoOverflow, Property, PropertyError, Robust, SpikesAtMost,
+                         SynopsAtMost, check_against_model, region_size)
+from .readout import decide
+from .simulator import NumpyOps, _plan, check_raster, simulate
+
+VERDICTS = ("verified", "falsified", "unknown", "error")
+METHODS = ("enumerate",)
+DEFAULT_MAX_REGION = 5_000_000
+DEFAULT_BATCH = 2048
+
+
+@dataclass
+class Result:
+    """One answer. ``witness`` is a ``[T, n]`` int8 raster (``falsified`` only)."""
+
+    verdict: str
+    method: str
+    time_s: float
+    witness: np.ndarray | None = None
+    reason: str | None = None
+    evidence: dict | None = None
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}")  # a programming error, never user input
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``verify --json`` answer of DESIGN.md."""
+        return {"verdict": self.verdict,
+                "witness": None if self.witness is None else self.witness.astype(int).tolist(),
+                "method": self.method, "time_s": round(self.time_s, 6), "reason": self.reason,
+                "evidence": self.evidence, **self.details}
+
+
+class OverflowRecordingOps(NumpyOps):
+    """The exact integer interpretation that also records, per batch element, whether
+    any membrane needed the overflow policy (the ``no_overflow`` condition)."""
+
+    def __init__(self, dtype, batch: int):
+        super().__init__(dtype)
+        self.overflowed = np.zeros(batch, dtype=bool)
+
+    def overflow(self, u, bits, policy):
+        half = 1 << (bits - 1)
+        outside = (u < -half) | (u > half - 1)
+        self.overflowed |= outside.reshape(outside.shape[0], -1).any(axis=1)
+        return super().overflow(u, bits, policy)
+
+
+def overflowed(model: Model, rasters: np.ndarray) -> np.ndarray:
+    """``[B]`` flags: did any membrane of the run on each ``[T, n]`` raster need the overflow policy?"""
+    arr, _ = check_raster(model, rasters)
+    ops, params = _plan(model)
+    rec = OverflowRecordingOps(ops.dtype, arr.shape[0])
+    x = np.ascontiguousarray(arr.transpose(1, 0, 2))
+    semantics.run_layers(rec, model, params, x, (arr.shape[0],))
+    return rec.overflowed
+
+
+def violations(model: Model, prop: Property, rasters: np.ndarray, reference: int | None) -> np.ndarray:
+    """``[B]`` flags: which of the ``[B, T, n]`` rasters violate the property's condition."""
+    c = prop.condition
+    if isinstance(c, NoOverflow):
+        return overflowed(model, rasters)
+    res = simulate(model, rasters)
+    if isinstance(c, Robust):
+        return (res.prediction < 0) | (res.prediction != (-1 if reference is None else reference))
+    if isinstance(c, DecidedBy):
+        last = res.layer_outputs[-1]  # [B, T, n]
+        early = decide(model.readout, np.ascontiguousarray(last[:, : c.k].transpose(1, 0, 2)))
+        return (early < 0) | (early != res.prediction)
+    if isinstance(c, FirstSpikeBy):
+        return ~res.output_spikes[:, : c.k].any(axis=(1, 2))
+    if isinstance(c, SpikesAtMost):
+        return res.total_spikes > c.e
+    if isinstance(c, SynopsAtMost):
+        return res.synops > c.s
+    if isinstance(c, NeverFires):
+        return res.layer_outputs[c.layer][:, :, c.neuron].astype(bool).any(axis=1)
+    raise VerisnnError(f"the enumerate method has no check for {type(c).__name__}", "condition")
+
+
+def _positions(centre: np.ndarray, region) -> np.ndarray:
+    """Flat indices the region may change: all bits, the centre's spikes, or its empty slots."""
+    flat = centre.reshape(-1)
+    if isinstance(region, Deletions):
+        return np.flatnonzero(flat == 1)
+    if isinstance(region, Insertions):
+        return np.flatnonzero(flat == 0)
+    return np.arange(flat.size)
+
+
+def _subsets_batches(n: int, k: int, batch: int) -> Iterator[list[tuple[int, ...]]]:
+    """All subsets of ``range(n)`` of size 0..k, in lists of at most ``batch``."""
+    chunk: list[tuple[int, ...]] = []
+    for j in range(min(k, n) + 1):
+        for combo in itertools.combinations(range(n), j):
+            chunk.append(combo)
+            if len(chunk) == batch:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _flip_batches(centre: np.ndarray, region, batch: int) -> Iterator[np.ndarray]:
+    """Rasters of a flips / deletions / insertions / any region, ``[B, T, n]`` per batch."""
+    flat = centre.reshape(-1)
+    pos = _positions(centre, region)
+    k = pos.size if isinstance(region, AnyInput) else region.k
+    for chunk in _subsets_batches(pos.size, k, batch):
+        rows = np.repeat(flat[None], len(chunk), axis=0)
+        for r, combo in enumerate(chunk):
+            if combo:
+                rows[r, pos[list(combo)]] ^= 1
+        yield rows.reshape(len(chunk), *centre.shape)
+
+
+def _jitter_rasters(centre: np.ndarray, shift: int, spikes: int) -> Iterator[np.ndarray]:
+    """Every raster of the jitter region, each exactly once: choose at most ``spikes`` of
+    the centre's spikes and a non-zero offset in ``[-shift, shift]`` for each; the moved
+    spikes land inside the run, in their own channel, on distinct slots not held by an
+    unmoved spike (no merging, the spike count is kept)."""
+    T = centre.shape[0]
+    ts, ch = np.nonzero(centre)
+    offsets = [d for d in range(-shift, shift + 1) if d != 0]
+    seen: set[bytes] = set()
+    for j in range(min(spikes, len(ts)) + 1):
+        for chosen in itertools.combinations(range(len(ts)), j):
+            for moves in itertools.product(offsets, repeat=j):
+                out = centre.copy()
+                for s in chosen:
+                    out[ts[s], ch[s]] = 0
+                targets = [(ts[s] + d, ch[s]) for s, d in zip(chosen, moves)]
+                if any(not 0 <= t < T for t, _ in targets) or len(set(targets)) != len(targets):
+                    continue
+                if any(out[t, c] for t, c in targets):  # an unmoved spike holds the slot
+                    continue
+                for t, c in targets:
+                    out[t, c] = 1
+                key = out.tobytes()
+                if key not in seen:
+                    seen.add(key)
+                    yield out
+
+
+def _batches(centre: np.ndarray, region, batch: int) -> Iterator[np.ndarray]:
+    if isinstance(region, Jitter):
+        buf = []
+        for r in _jitter_rasters(centre, region.shift, region.spikes):
+            buf.append(r)
+            if len(buf) == batch:
+                yield np.stack(buf)
+                buf = []
+        if buf:
+            yield np.stack(buf)
+        return
+    yield from _flip_batches(centre, region, batch)
+
+
+def _sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.int8).tobytes()).hexdigest()
+
+
+def verify(model: Model, centre: Any, prop: Property, *, method: str = "enumerate", timeout: float | None = None,
+           max_region: int = DEFAULT_MAX_REGION, batch: int = DEFAULT_BATCH) -> Result:
+    """Decide ``prop`` on ``model`` around the ``[T, n]`` raster ``centre``."""
+    t0 = time.perf_counter()
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+    try:
+        if method not in METHODS:
+            raise VerisnnError(f"unknown method {method!r}; available: {', '.join(METHODS)}", "method")
+        arr, batched = check_raster(model, centre)
+        if batched:
+            raise VerisnnError("verify takes one centre raster [T, n], not a batch", "input")
+        centre = arr[0]
+        check_against_model(prop, model)
+        if isinstance(prop.region, Intensity):
+            raise VerisnnError("the enumerate method works on raster regions; intensity needs a symbolic "
+                               "method", "region")
+    except VerisnnError as e:
+        return Result("error", method, elapsed(), reason=str(e))
+    try:
+        size = region_size(prop.region, centre)
+    except PropertyError as e:  # a jitter region too large even to count: far past any enumeration limit
+        return Result("unknown", method, elapsed(), reason=str(e))
+    reference = int(simulate(model, centre).prediction[0])
+    reference = None if reference < 0 else reference
+    details = {"region_size": size, "reference_decision": reference}
+    if isinstance(prop.condition, Robust) and reference is None:
+        # the centre itself has no unique decision: it is its own counterexample
+        return _falsified(model, prop, centre, None, method, elapsed(), details)
+    if size > max_region:
+        return Result("unknown", method, elapsed(), reason=f"region has {size} rasters, more than the "
+                      f"enumeration limit {max_region}", details=details)
+    checked = 0
+    for rasters in _batches(centre, prop.region, batch):
+        if timeout is not None and elapsed() > timeout:
+            return Result("unknown", method, elapsed(), reason=f"timeout after {timeout} s "
+                          f"({checked} of {size} rasters checked)", details=details)
+        bad = violations(model, prop, rasters, reference)
+        checked += len(rasters)
+        if bad.any():
+            return _falsified(model, prop, rasters[int(np.argmax(bad))], reference, method, elapsed(), details)
+    if checked != size:  # the enumeration and the count disagree: never claim a proof on it
+        return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, "
+                      f"the region has {size}", details=details)
+    evidence = {"method": "enumerate", "model_sha256": model_hash(model), "centre_sha256": _sha256(centre),
+                "property": prop.to_dict(), "region_size": size, "rasters_checked": checked,
+                "reference_decision": reference}
+    return Result("verified", method, elapsed(), evidence=evidence, details=details)
+
+
+def _falsified(model: Model, prop: Property, witness: np.ndarray, reference, method: str, t: float,
+               details: dict) -> Result:
+    """Replay ``witness`` alone through the reference simulator before reporting it."""
+    replayed = violations(model, prop, witness[None], reference)
+    if not replayed[0]:
+        return Result("error", method, t, reason="internal: a counterexample did not replay", details=details)
+    return Result("falsified", method, t, witness=witness.astype(np.int8), details={**details, "replayed": True})
