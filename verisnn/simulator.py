@@ -13,6 +13,7 @@ are refused with a :class:`ModelError`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Sequence
@@ -37,7 +38,8 @@ def row_bound(matrix: np.ndarray) -> int:
     return int(np.abs(m).sum(axis=1).max()) if m.size else 0
 
 
-_INT8_MACS = 1 << 22  # products at least this large go through the int8 kernel when it applies
+_INT8_MACS = 1 << 22  # products at least this large go through the int8 kernel when it applies...
+_INT8_IMPORT_MACS = 1 << 36  # ...once torch is loaded; importing it (about 2 s) pays off only beyond this
 
 
 @lru_cache(maxsize=1)
@@ -81,7 +83,9 @@ class ExactMatrix:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         flat = x.reshape(-1, x.shape[-1])
-        if self.t8 is not None and flat.shape[0] * self.t8.size >= self.int8_from and _int8_kernel() is not None:
+        macs = flat.shape[0] * self.t8.size if self.t8 is not None else 0
+        if macs >= self.int8_from and ("torch" in sys.modules or macs >= _INT8_IMPORT_MACS) \
+                and _int8_kernel() is not None:
             y = _int8_kernel()(np.ascontiguousarray(flat, dtype=np.int8), self.t8)
             return y.astype(self.out_dtype, copy=False).reshape(*x.shape[:-1], self.t8.shape[1])
         if self.dtype is np.int64:

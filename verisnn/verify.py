@@ -122,30 +122,19 @@ def _positions(centre: np.ndarray, region) -> np.ndarray:
     return np.arange(flat.size)
 
 
-def _subsets_batches(n: int, k: int, batch: int) -> Iterator[list[tuple[int, ...]]]:
-    """All subsets of ``range(n)`` of size 0..k, in lists of at most ``batch``."""
-    chunk: list[tuple[int, ...]] = []
-    for j in range(min(k, n) + 1):
-        for combo in itertools.combinations(range(n), j):
-            chunk.append(combo)
-            if len(chunk) == batch:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
-
-
 def _flip_batches(centre: np.ndarray, region, batch: int) -> Iterator[np.ndarray]:
-    """Rasters of a flips / deletions / insertions / any region, ``[B, T, n]`` per batch."""
+    """Rasters of a flips / deletions / insertions / any region, ``[B, T, n]`` per batch:
+    for each size ``j <= k``, every ``j``-subset of the changeable positions flipped."""
     flat = centre.reshape(-1)
     pos = _positions(centre, region)
     k = pos.size if isinstance(region, AnyInput) else region.k
-    for chunk in _subsets_batches(pos.size, k, batch):
-        rows = np.repeat(flat[None], len(chunk), axis=0)
-        for r, combo in enumerate(chunk):
-            if combo:
-                rows[r, pos[list(combo)]] ^= 1
-        yield rows.reshape(len(chunk), *centre.shape)
+    for j in range(min(k, pos.size) + 1):
+        subsets = itertools.combinations(range(pos.size), j)
+        while chunk := list(itertools.islice(subsets, batch)):
+            idx = np.array(chunk, dtype=np.int64).reshape(len(chunk), j)
+            rows = np.repeat(flat[None], len(chunk), axis=0)
+            rows[np.arange(len(chunk))[:, None], pos[idx]] ^= 1
+            yield rows.reshape(len(chunk), *centre.shape)
 
 
 def _jitter_rasters(centre: np.ndarray, shift: int, spikes: int) -> Iterator[np.ndarray]:
