@@ -70,7 +70,7 @@ def _conditions(model) -> list:
 
 @settings(max_examples=150, deadline=None)
 @given(st.data())
-def test_enumerate_agrees_with_brute_force(data):
+def test_methods_agree_with_brute_force(data):
     model = data.draw(models().filter(lambda m: m.time_steps * m.input.size <= 8))
     centre = data.draw(rasters(model))
     region = data.draw(st.sampled_from([Flips(1), Flips(2), Deletions(2), Insertions(1), Jitter(1, 2),
@@ -84,7 +84,8 @@ def test_enumerate_agrees_with_brute_force(data):
     space = [np.array(bits, dtype=np.int8).reshape(T, n) for bits in itertools.product((0, 1), repeat=T * n)]
     members = [r for r in space if _in_region(region, centre, r)]
     bad = [r for r in members if _violates(model, cond, r, reference)]
-    result = verify(model, centre, prop)
+    method = data.draw(st.sampled_from(["enumerate", "auto"]))
+    result = verify(model, centre, prop, method=method)
     assert result.verdict in ("verified", "falsified"), result.reason
     if isinstance(cond, Robust) and reference is None:
         assert result.verdict == "falsified"
@@ -117,9 +118,9 @@ def test_limits_give_unknown_and_bad_input_gives_error():
     model = _tiny_model()
     centre = np.zeros((4, 2), dtype=np.int8)
     centre[:, 0] = 1
-    r = verify(model, centre, Property(Flips(8), SpikesAtMost(100)), max_region=10)
+    r = verify(model, centre, Property(Flips(8), SpikesAtMost(100)), method="enumerate", max_region=10)
     assert r.verdict == "unknown" and "enumeration limit" in r.reason
-    r = verify(model, centre, Property(Flips(8), SpikesAtMost(100)), timeout=0.0)
+    r = verify(model, centre, Property(Flips(8), SpikesAtMost(100)), method="enumerate", timeout=0.0)
     assert r.verdict == "unknown" and "timeout" in r.reason
     r = verify(model, np.zeros((3, 2)), Property(Flips(1), Robust()))
     assert r.verdict == "error" and "T=3" in r.reason
@@ -138,7 +139,7 @@ def test_cli_verify_contract(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)
-    assert answer["verdict"] == "falsified" and answer["method"] == "enumerate"
+    assert answer["verdict"] == "falsified" and answer["method"] == "auto"
     assert isinstance(answer["time_s"], float) and answer["replayed"] is True
     witness = np.array(answer["witness"], dtype=np.int8)
     assert simulate(model, witness).prediction[0] != 0
@@ -148,3 +149,16 @@ def test_cli_verify_contract(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "region.flips" in json.loads(proc.stdout)["error"]
+
+
+def test_auto_falsifies_by_search_beyond_the_enumeration_limit():
+    """A region far too large to enumerate: the greedy search still finds the flips that
+    change the decision, and the witness replays."""
+    model = _tiny_model()
+    centre = np.array([[1, 0], [1, 0], [1, 0], [1, 0]])
+    prop = Property(Flips(4), Robust())
+    assert verify(model, centre, prop, method="enumerate", max_region=5).verdict == "unknown"
+    result = verify(model, centre, prop, method="auto", max_region=5)
+    assert result.verdict == "falsified" and result.details["stage"] in ("greedy", "random")
+    assert simulate(model, result.witness).prediction[0] != 0
+    assert int(np.count_nonzero(result.witness != centre)) <= 4

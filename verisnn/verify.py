@@ -10,8 +10,10 @@ Every answer is a :class:`Result` with exactly one verdict:
 * ``error`` — the model, the input or the property cannot be used; ``reason`` says why.
 
 Methods so far: ``enumerate`` (vectorised exhaustive simulation of every raster in
-the region, batched through the exact simulator). The symbolic methods (SMT,
-CP-SAT, bound propagation, ``auto``) build on the same ``Result`` contract.
+the region, batched through the exact simulator) and ``auto`` (the centre, then
+falsification by greedy and random search, then enumeration when the region is
+small enough). The symbolic methods (SMT, CP-SAT, bound propagation) build on the
+same ``Result`` contract.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from .model import Model
 from .model_format import model_hash
 from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Insertions, Intensity, Jitter,
                          NeverFires, NoOverflow, Property, PropertyError, Robust, SpikesAtMost,
-                         SynopsAtMost, check_against_model, region_size)
+                         SynopsAtMost, check_against_model, region_contains, region_size)
 from .readout import decide
+from .falsify import greedy_search, random_search
 from .simulator import NumpyOps, _plan, check_raster, simulate
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
-METHODS = ("enumerate",)
+METHODS = ("auto", "enumerate")
 DEFAULT_MAX_REGION = 5_000_000
 DEFAULT_BATCH = 2048
 
@@ -183,7 +186,7 @@ def _sha256(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a, dtype=np.int8).tobytes()).hexdigest()
 
 
-def verify(model: Model, centre: Any, prop: Property, *, method: str = "enumerate", timeout: float | None = None,
+def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", timeout: float | None = None,
            max_region: int = DEFAULT_MAX_REGION, batch: int = DEFAULT_BATCH) -> Result:
     """Decide ``prop`` on ``model`` around the ``[T, n]`` raster ``centre``."""
     t0 = time.perf_counter()
@@ -210,19 +213,29 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "enumerat
     details = {"region_size": size, "reference_decision": reference}
     if isinstance(prop.condition, Robust) and reference is None:
         # the centre itself has no unique decision: it is its own counterexample
-        return _falsified(model, prop, centre, None, method, elapsed(), details)
+        return _falsified(model, prop, centre, centre, None, method, elapsed(), details)
+    deadline = None if timeout is None else t0 + timeout
+    if method == "auto":
+        return _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
+    return _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
+
+
+def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
+               method: str = "enumerate") -> Result:
+    """Simulate every raster of the region (a vectorised exhaustive check)."""
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if size > max_region:
         return Result("unknown", method, elapsed(), reason=f"region has {size} rasters, more than the "
                       f"enumeration limit {max_region}", details=details)
     checked = 0
     for rasters in _batches(centre, prop.region, batch):
-        if timeout is not None and elapsed() > timeout:
-            return Result("unknown", method, elapsed(), reason=f"timeout after {timeout} s "
+        if deadline is not None and time.perf_counter() > deadline:
+            return Result("unknown", method, elapsed(), reason=f"timeout after {deadline - t0} s "
                           f"({checked} of {size} rasters checked)", details=details)
         bad = violations(model, prop, rasters, reference)
         checked += len(rasters)
         if bad.any():
-            return _falsified(model, prop, rasters[int(np.argmax(bad))], reference, method, elapsed(), details)
+            return _falsified(model, prop, centre, rasters[int(np.argmax(bad))], reference, method, elapsed(), details)
     if checked != size:  # the enumeration and the count disagree: never claim a proof on it
         return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, "
                       f"the region has {size}", details=details)
@@ -232,10 +245,33 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "enumerat
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
 
 
-def _falsified(model: Model, prop: Property, witness: np.ndarray, reference, method: str, t: float,
-               details: dict) -> Result:
-    """Replay ``witness`` alone through the reference simulator before reporting it."""
-    replayed = violations(model, prop, witness[None], reference)
-    if not replayed[0]:
+def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details) -> Result:
+    """Cheapest first: the centre, then falsification (greedy beam, random sampling),
+    then exhaustive enumeration when the region is small enough."""
+    violates = lambda r: violations(model, prop, r, reference)  # noqa: E731
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+    if violates(centre[None])[0]:
+        return _falsified(model, prop, centre, centre, reference, "auto", elapsed(), {**details, "stage": "centre"})
+    if size > 1:
+        for stage, search in (("greedy", lambda: greedy_search(model, prop, centre, reference, violates,
+                                                                deadline=deadline)),
+                              ("random", lambda: random_search(model, prop, centre, violates, deadline=deadline))):
+            witness = search()
+            if witness is not None:
+                return _falsified(model, prop, centre, witness, reference, "auto", elapsed(),
+                                  {**details, "stage": stage})
+    result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
+    if result.verdict == "verified":
+        result.details["stage"] = "enumerate"
+    return result
+
+
+def _falsified(model: Model, prop: Property, centre: np.ndarray, witness: np.ndarray, reference, method: str,
+               t: float, details: dict) -> Result:
+    """Check that ``witness`` lies in the region and replay it alone through the reference
+    simulator before reporting it."""
+    if not region_contains(prop.region, centre, witness):
+        return Result("error", method, t, reason="internal: a counterexample outside the region", details=details)
+    if not violations(model, prop, witness[None], reference)[0]:
         return Result("error", method, t, reason="internal: a counterexample did not replay", details=details)
     return Result("falsified", method, t, witness=witness.astype(np.int8), details={**details, "replayed": True})

@@ -1,0 +1,120 @@
+"""Falsification first: cheap searches for a counterexample inside a region.
+
+Sound by construction: a search only ever *proposes* rasters of the region; the
+caller reports ``falsified`` after the reference simulator has replayed the
+witness (:func:`verisnn.verify.violations`). Finding nothing proves nothing.
+
+* :func:`greedy_search` — from the centre, repeatedly apply the single change
+  (bit flip, deletion or insertion allowed by the region and its remaining budget)
+  that most reduces the condition's :func:`margin`, all candidates of a step
+  simulated as one batch, keeping a small beam;
+* :func:`random_search` — uniform random members of the region, in batches.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .model import Model
+from .properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, NeverFires,
+                         Property, Robust, SpikesAtMost, SynopsAtMost)
+from .simulator import simulate
+
+
+def margin(model: Model, prop: Property, rasters: np.ndarray, reference: int | None) -> np.ndarray:
+    """``[B]`` scores, lower = closer to violating the condition (a heuristic guide only;
+    violations are decided by :func:`verisnn.verify.violations`)."""
+    c = prop.condition
+    res = simulate(model, rasters)
+    if isinstance(c, (Robust, DecidedBy)) and model.readout.type == "spike_count" and reference is not None:
+        counts = res.counts.astype(np.int64)
+        if isinstance(c, DecidedBy):
+            counts = res.output_spikes[:, : c.k].sum(axis=1, dtype=np.int64)
+        others = np.delete(counts, reference, axis=1)
+        best_other = others.max(axis=1) if others.shape[1] else np.zeros(len(counts), dtype=np.int64)
+        return counts[:, reference] - best_other
+    if isinstance(c, SpikesAtMost):
+        return c.e - res.total_spikes
+    if isinstance(c, SynopsAtMost):
+        return c.s - res.synops
+    if isinstance(c, NeverFires):
+        return -res.layer_outputs[c.layer][:, :, c.neuron].sum(axis=1, dtype=np.int64)
+    if isinstance(c, FirstSpikeBy):
+        return res.output_spikes[:, : c.k].sum(axis=(1, 2), dtype=np.int64)
+    # no graded signal for this condition: rank by whether the decision still stands
+    return (res.prediction == (-1 if reference is None else reference)).astype(np.int64)
+
+
+def _budget(region) -> int | None:
+    if isinstance(region, (Flips, Deletions, Insertions)):
+        return region.k
+    if isinstance(region, AnyInput):
+        return None
+    return 0  # regions this search does not walk (jitter, intensity)
+
+
+def _allowed(region, centre: np.ndarray) -> np.ndarray:
+    """Flat positions the region may change (each flip, or flip back, stays inside it,
+    budget aside)."""
+    c = centre.reshape(-1)
+    if isinstance(region, Deletions):
+        return np.flatnonzero(c == 1)
+    if isinstance(region, Insertions):
+        return np.flatnonzero(c == 0)
+    return np.arange(c.size)
+
+
+def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: int | None, violates,
+                  beam: int = 4, deadline: float | None = None) -> np.ndarray | None:
+    """A beam search over single changes; returns a raster that ``violates`` confirms, or None."""
+    budget = _budget(prop.region)
+    if not budget:
+        return None
+    frontier = [centre.copy()]
+    for _ in range(budget):
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
+        candidates = []
+        for x in frontier:
+            changed = np.count_nonzero(x != centre)
+            for p in _allowed(prop.region, centre):
+                flips_back = x.reshape(-1)[p] != centre.reshape(-1)[p]
+                if flips_back or changed < budget:
+                    y = x.copy().reshape(-1)
+                    y[p] ^= 1
+                    candidates.append(y.reshape(centre.shape))
+        if not candidates:
+            return None
+        batch = np.unique(np.stack(candidates), axis=0)
+        bad = violates(batch)
+        if bad.any():
+            return batch[int(np.argmax(bad))]
+        scores = margin(model, prop, batch, reference)
+        frontier = list(batch[np.argsort(scores, kind="stable")[:beam]])
+    return None
+
+
+def random_search(model: Model, prop: Property, centre: np.ndarray, violates, samples: int = 4096,
+                  batch: int = 1024, seed: int = 0, deadline: float | None = None) -> np.ndarray | None:
+    """Uniform random members of a flips / deletions / insertions region (each with the
+    full budget of changes, the likeliest to violate); returns a confirmed violation or None."""
+    budget = _budget(prop.region)
+    if not budget:
+        return None
+    rng = np.random.default_rng(seed)
+    pos = _allowed(prop.region, centre)
+    k = min(budget, pos.size)
+    for start in range(0, samples, batch):
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
+        m = min(batch, samples - start)
+        choice = np.argsort(rng.random((m, pos.size)), axis=1)[:, :k]
+        rows = np.repeat(centre.reshape(1, -1), m, axis=0)
+        rows[np.arange(m)[:, None], pos[choice]] ^= 1
+        rasters = rows.reshape(m, *centre.shape)
+        bad = violates(rasters)
+        if bad.any():
+            return rasters[int(np.argmax(bad))]
+    return None
