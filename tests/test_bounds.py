@@ -207,3 +207,46 @@ def test_intensity_region_is_refused_clearly():
     model = _two_class_model()
     with pytest.raises(VerisnnError, match="raster regions"):
         propagate(model, CENTRE, Intensity(0.1))
+
+
+def test_reset_uses_the_correlation_of_spike_and_membrane():
+    ops = IntervalOps()
+    u = Interval(np.array([2, 2, 6]), np.array([9, 4, 9]))
+    theta = np.array([5, 5, 5])
+    s = ops.fire(u, theta, strict=False)
+    assert s.lo.tolist() == [0, 0, 1] and s.hi.tolist() == [1, 0, 1]
+    v = ops.sub(u, ops.spike_scale(s, theta))
+    # u in [2, 4]: no spike, v = u; u in [5, 9]: spike, v = u - 5 in [0, 4]
+    assert v.lo.tolist() == [0, 2, 1] and v.hi.tolist() == [4, 4, 4]
+    v = ops.select(s, np.array([-1, -1, -1]), u)  # to_value reset to -1
+    assert v.lo.tolist() == [-1, 2, -1] and v.hi.tolist() == [4, 4, -1]
+    # a mask that is not the membrane's own spikes gets the plain hull
+    other = ops.select(s, np.array([-1, -1, -1]), Interval(u.lo.copy(), u.hi.copy()))
+    assert other.lo.tolist() == [-1, 2, -1] and other.hi.tolist() == [9, 4, -1]
+    strict = ops.fire(u, theta, strict=True)  # u > 5: spikes from 6
+    v = ops.sub(u, ops.spike_scale(strict, theta))
+    assert v.lo.tolist() == [1, 2, 1] and v.hi.tolist() == [5, 4, 4]
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_per_step_budgets_bound_every_raster_they_cover(data):
+    """``step_budget[t]`` limits the bits changed at step t: every raster of the region that
+    respects it lies inside the intervals (and the intervals are no wider than without it)."""
+    model = data.draw(small_models)
+    centre = data.draw(rasters(model))
+    T = model.time_steps
+    k = data.draw(st.integers(1, 2))
+    region = data.draw(st.sampled_from([Flips(k), Deletions(k), Insertions(k)]))
+    step_budget = np.array(data.draw(st.lists(st.integers(0, k), min_size=T, max_size=T)))
+    b = propagate(model, centre, region, step_budget=step_budget)
+    whole = propagate(model, centre, region)
+    covered = [r for r in region_rasters(region, centre)
+               if np.all(np.count_nonzero(r != centre, axis=1) <= step_budget)]
+    res = simulate(model, np.stack(covered), record_membranes=True)
+    for k_layer in range(len(model.layers)):
+        out, mem = b.outputs[k_layer], b.membranes[k_layer]
+        got, gm = res.layer_outputs[k_layer], res.membranes[k_layer]
+        assert np.all(out.lo[None] <= got) and np.all(got <= out.hi[None])
+        assert np.all(mem.lo[None] <= gm) and np.all(gm <= mem.hi[None])
+        assert np.all(whole.outputs[k_layer].lo <= out.lo) and np.all(out.hi <= whole.outputs[k_layer].hi)

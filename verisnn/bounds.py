@@ -13,6 +13,9 @@ region cannot change the bit, ``[0, 1]`` where it can. For regions with a budget
 layer's synaptic input at each step is also bounded by the centre's plus the ``k``
 largest possible changes among that step's changeable inputs (:class:`BudgetedMatrix`),
 and the two bounds are intersected. Deeper layers use plain interval arithmetic.
+The reset keeps the correlation of a spike with the membrane it was fired from
+(:class:`Spikes`): ``u - θ·s`` is ``u`` below the threshold and ``u - θ`` at or above
+it, much tighter than the independent difference.
 
 :func:`propagate` runs the network through :func:`semantics.run_layers` (never a second
 copy of the update); :func:`bounds_verify` decides a condition from the bounds. Bounds
@@ -30,14 +33,15 @@ from . import semantics
 from .errors import VerisnnError
 from .model import Model
 from .properties import (AnyInput, Condition, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, Jitter,
-                         NeverFires, NoOverflow, Property, Region, Robust, SpikesAtMost, SynopsAtMost)
+                         NeverFires, NoOverflow, Property, Region, Robust, SpikesAtMost, SynopsAtMost,
+                         check_against_model)
 from .semantics import LayerParams, Ops
 from .simulator import NumpyOps, _decay_values, _neuron_values, check_raster, layer_params
 
 _EXACT = NumpyOps(np.int64)  # the exact end-point operations (decay, saturation) are monotone
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # numpy fields: compare with np.array_equal
 class Interval:
     """Integer intervals ``[lo, hi]``, element-wise (int64 arrays of one shape)."""
 
@@ -56,6 +60,44 @@ class Interval:
 
     def decided(self) -> np.ndarray:
         return self.lo == self.hi
+
+
+@dataclass(frozen=True, eq=False)  # numpy fields: compare with np.array_equal
+class Spikes(Interval):
+    """Spike intervals that remember the membrane they were fired from: ``s = [u >= cut]``
+    element-wise, with ``u`` the very :class:`Interval` object given to :meth:`IntervalOps.fire`.
+    The reset can then use the correlation of ``s`` and ``u`` (a spike means ``u >= cut``,
+    no spike means ``u < cut``) instead of treating them as independent."""
+
+    u: Interval | None = None
+    cut: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)  # numpy fields: compare with np.array_equal
+class ScaledSpikes(Interval):
+    """``c · s`` for :class:`Spikes` ``s``, remembering both (see :meth:`IntervalOps.sub`)."""
+
+    spikes: Spikes | None = None
+    scale: np.ndarray | None = None
+
+
+def _split(s: Spikes) -> tuple[np.ndarray, Interval, np.ndarray, Interval]:
+    """The two cases of ``s = [u >= cut]``: where no spike is possible (a mask) and the
+    part of ``u`` below the cut; where a spike is possible and the part at or above it."""
+    u = s.u
+    quiet_possible = u.lo < s.cut
+    spike_possible = u.hi >= s.cut
+    below = Interval(u.lo, np.minimum(u.hi, s.cut - 1))
+    above = Interval(np.maximum(u.lo, s.cut), u.hi)
+    return quiet_possible, below, spike_possible, above
+
+
+def _hull_of_cases(use_a: np.ndarray, a: Interval, use_b: np.ndarray, b: Interval) -> Interval:
+    """Element-wise hull of ``a`` where ``use_a`` and ``b`` where ``use_b`` (at least one holds)."""
+    big = np.iinfo(np.int64)
+    lo = np.minimum(np.where(use_a, a.lo, big.max), np.where(use_b, b.lo, big.max))
+    hi = np.maximum(np.where(use_a, a.hi, big.min), np.where(use_b, b.hi, big.min))
+    return Interval(lo, hi)
 
 
 def _const(x: Any) -> Interval:
@@ -92,21 +134,23 @@ class BudgetedMatrix(IntervalMatrix):
     with the plain interval product. ``centre``/``changeable`` are ``[T, n]``, already
     delayed like the layer's input."""
 
-    def __init__(self, matrix: np.ndarray, centre: np.ndarray, changeable: np.ndarray, budget: int):
+    def __init__(self, matrix: np.ndarray, centre: np.ndarray, changeable: np.ndarray, budget: int | np.ndarray):
         super().__init__(matrix)
         self.w = np.asarray(matrix, dtype=np.int64)
         self.centre = np.asarray(centre, dtype=np.int64)
         self.changeable = np.asarray(changeable, dtype=bool)
-        self.budget = int(budget)
+        # one budget for every step, or one per step (already delayed like the input)
+        self.budget = np.broadcast_to(np.asarray(budget, dtype=np.int64), (self.centre.shape[0],))
 
-    def _top_sum(self, gains: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _top_sum(gains: np.ndarray, budget: int) -> np.ndarray:
         """Sum of the ``budget`` largest entries of each row of ``gains`` ``[out, m]`` (all >= 0)."""
         m = gains.shape[1]
-        if self.budget >= m:
+        if budget >= m:
             return gains.sum(axis=1)
-        if self.budget == 0:
+        if budget == 0:
             return np.zeros(gains.shape[0], dtype=np.int64)
-        return np.partition(gains, m - self.budget, axis=1)[:, m - self.budget:].sum(axis=1)
+        return np.partition(gains, m - budget, axis=1)[:, m - budget:].sum(axis=1)
 
     def __call__(self, x: Interval) -> Interval:
         plain = super().__call__(x)
@@ -120,8 +164,8 @@ class BudgetedMatrix(IntervalMatrix):
                 continue
             # change of neuron i's input when bit j flips: W[i, j] * (1 - 2 c[j])
             delta = self.w[:, cols] * (1 - 2 * self.centre[t, cols])[None, :]
-            hi[t] += self._top_sum(np.maximum(delta, 0))
-            lo[t] -= self._top_sum(np.maximum(-delta, 0))
+            hi[t] += self._top_sum(np.maximum(delta, 0), int(self.budget[t]))
+            lo[t] -= self._top_sum(np.maximum(-delta, 0), int(self.budget[t]))
         return _intersect(plain, Interval(lo, hi))
 
 
@@ -145,6 +189,10 @@ class IntervalOps(Ops[Interval]):
         return Interval(a.lo + b.lo, a.hi + b.hi)
 
     def sub(self, a: Interval, b: Interval) -> Interval:
+        if isinstance(b, ScaledSpikes) and b.spikes is not None and b.spikes.u is a:
+            # the subtract reset u - c·[u >= cut]: u where u < cut, u - c where u >= cut
+            quiet, below, fired, above = _split(b.spikes)
+            return _hull_of_cases(quiet, below, fired, Interval(above.lo - b.scale, above.hi - b.scale))
         return Interval(a.lo - b.hi, a.hi - b.lo)
 
     def decay(self, x: Interval, decay, rounding: str) -> Interval:
@@ -165,11 +213,15 @@ class IntervalOps(Ops[Interval]):
         return Interval(np.where(same, u.lo - shift, -half), np.where(same, u.hi - shift, half - 1))
 
     def fire(self, u: Interval, threshold, strict: bool) -> Interval:
-        if strict:
-            return Interval((u.lo > threshold).astype(np.int64), (u.hi > threshold).astype(np.int64))
-        return Interval((u.lo >= threshold).astype(np.int64), (u.hi >= threshold).astype(np.int64))
+        cut = np.asarray(threshold, dtype=np.int64) + (1 if strict else 0)  # u > θ  <=>  u >= θ + 1
+        cut = np.broadcast_to(cut, u.lo.shape)
+        return Spikes((u.lo >= cut).astype(np.int64), (u.hi >= cut).astype(np.int64), u=u, cut=cut)
 
     def select(self, mask: Interval, a, b) -> Interval:
+        if isinstance(mask, Spikes) and mask.u is not None and mask.u is b:
+            # the to_value reset: a where u >= cut, else u (which is then below the cut)
+            quiet, below, fired, _ = _split(mask)
+            return _hull_of_cases(quiet, below, fired, _as_interval(a))
         a, b = _as_interval(a), _as_interval(b)
         sure, never = mask.lo >= 1, mask.hi <= 0  # decided true / decided false; else the hull
         lo = np.where(sure, a.lo, np.where(never, b.lo, np.minimum(a.lo, b.lo)))
@@ -178,7 +230,7 @@ class IntervalOps(Ops[Interval]):
 
     def spike_scale(self, s: Interval, c) -> Interval:
         c = np.asarray(c, dtype=np.int64)  # thresholds: c >= 0, so the ends keep their order
-        return Interval(s.lo * c, s.hi * c)
+        return ScaledSpikes(s.lo * c, s.hi * c, spikes=s if isinstance(s, Spikes) else None, scale=c)
 
     def is_refractory(self, r: Interval) -> Interval:
         return Interval((r.lo > 0).astype(np.int64), (r.hi > 0).astype(np.int64))
@@ -271,7 +323,7 @@ class Bounds:
 
 
 def interval_params(model: Model, centre: np.ndarray | None = None, changeable: np.ndarray | None = None,
-                    budget: int | None = None) -> list[LayerParams]:
+                    budget: int | np.ndarray | None = None) -> list[LayerParams]:
     """Every layer's parameters for :class:`IntervalOps`; with a budget, the first layer's
     synapse is a :class:`BudgetedMatrix` around ``centre``."""
     layer_params(model, widest=True)  # refuses models whose values could leave int64 (ModelError)
@@ -282,8 +334,10 @@ def interval_params(model: Model, centre: np.ndarray | None = None, changeable: 
         weight = IntervalMatrix(w)
         if k == 0 and budget is not None and centre is not None:
             d = layer.delay
+            step_budget = np.broadcast_to(np.asarray(budget, dtype=np.int64), (model.time_steps,))
             weight = BudgetedMatrix(w, _EXACT.delay_time(np.asarray(centre, dtype=np.int64), d),
-                                    _EXACT.delay_time(np.asarray(changeable, dtype=bool), d), budget)
+                                    _EXACT.delay_time(np.asarray(changeable, dtype=bool), d),
+                                    _EXACT.delay_time(step_budget, d))
         params.append(LayerParams(
             weight=weight,
             bias=np.asarray(layer.neuron_bias(), dtype=np.int64),
@@ -297,9 +351,11 @@ def interval_params(model: Model, centre: np.ndarray | None = None, changeable: 
     return params
 
 
-def propagate(model: Model, centre_raster: Any, region: Region) -> Bounds:
+def propagate(model: Model, centre_raster: Any, region: Region, step_budget: np.ndarray | None = None) -> Bounds:
     """Interval bounds of every layer, every step, over all rasters of ``region`` around
-    the ``[T, n]`` raster ``centre_raster``."""
+    the ``[T, n]`` raster ``centre_raster``; with ``step_budget`` (``[T]``, for flips,
+    deletions and insertions), over those of its rasters that change at most
+    ``step_budget[t]`` bits at step ``t``."""
     arr, batched = check_raster(model, centre_raster)
     if batched:
         raise VerisnnError("bounds take one centre raster [T, n], not a batch", "input")
@@ -307,6 +363,13 @@ def propagate(model: Model, centre_raster: Any, region: Region) -> Bounds:
     x = input_interval(region, centre)
     free = changeable_bits(region, centre)
     budget = region_budget(region)
+    if step_budget is not None:
+        if not isinstance(region, (Flips, Deletions, Insertions)):
+            raise VerisnnError("per-step budgets split flips, deletions and insertions regions only", "region")
+        step_budget = np.minimum(np.asarray(step_budget, dtype=np.int64), budget)
+        free = free & (step_budget[:, None] > 0)
+        x = Interval(np.where(free, 0, centre), np.where(free, 1, centre))
+        budget = step_budget
     ops = IntervalOps()
     params = interval_params(model, centre, free, budget)
     outputs, membranes = semantics.run_layers(ops, model, params, x, (), record_membranes=True)
@@ -391,6 +454,7 @@ def _synops_bound(model: Model, b: Bounds) -> int:
 def bounds_verify(model: Model, centre: Any, prop: Property, reference_decision: int | None,
                   prop_bounds: Bounds | None = None) -> BoundsReport:
     """Try to prove ``prop.condition`` on the whole region from interval bounds."""
+    check_against_model(prop, model)
     b = prop_bounds if prop_bounds is not None else propagate(model, centre, prop.region)
     cond: Condition = prop.condition
     fires = [layer.neuron.fires for layer in model.layers]

@@ -12,8 +12,8 @@ Every answer is a :class:`Result` with exactly one verdict:
 Methods so far: ``enumerate`` (vectorised exhaustive simulation of every raster in
 the region, batched through the exact simulator) and ``auto`` (the centre, then
 falsification by greedy and random search, then enumeration when the region is
-small enough). The symbolic methods (SMT, CP-SAT, bound propagation) build on the
-same ``Result`` contract.
+small enough), ``bounds`` (sound interval bound propagation over the region, which
+can only prove). ``auto`` tries the bounds before enumerating.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Insertion
                          NeverFires, NoOverflow, Property, PropertyError, Robust, SpikesAtMost,
                          SynopsAtMost, check_against_model, region_contains, region_size)
 from .readout import decide
+from .bounds import bounds_verify
 from .falsify import greedy_search, random_search
 from .simulator import NumpyOps, _plan, check_raster, simulate
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
-METHODS = ("auto", "enumerate")
+METHODS = ("auto", "enumerate", "bounds")
 DEFAULT_MAX_REGION = 5_000_000
 DEFAULT_BATCH = 2048
 
@@ -215,6 +216,10 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
         # the centre itself has no unique decision: it is its own counterexample
         return _falsified(model, prop, centre, centre, None, method, elapsed(), details)
     deadline = None if timeout is None else t0 + timeout
+    if method == "bounds":
+        proved = _bounds(model, centre, prop, reference, "bounds", t0, details)
+        return proved or Result("unknown", "bounds", elapsed(), reason="the interval bounds do not decide the "
+                                "condition (they can only prove it)", details=details)
     if method == "auto":
         return _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
     return _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
@@ -247,7 +252,7 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
 
 def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details) -> Result:
     """Cheapest first: the centre, then falsification (greedy beam, random sampling),
-    then exhaustive enumeration when the region is small enough."""
+    then interval bounds, then exhaustive enumeration when the region is small enough."""
     violates = lambda r: violations(model, prop, r, reference)  # noqa: E731
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if violates(centre[None])[0]:
@@ -260,10 +265,25 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
             if witness is not None:
                 return _falsified(model, prop, centre, witness, reference, "auto", elapsed(),
                                   {**details, "stage": stage})
+    proved = _bounds(model, centre, prop, reference, "auto", t0, details)
+    if proved is not None:
+        proved.details["stage"] = "bounds"
+        return proved
     result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
     if result.verdict == "verified":
         result.details["stage"] = "enumerate"
     return result
+
+
+def _bounds(model, centre, prop, reference, method: str, t0: float, details: dict) -> Result | None:
+    """``verified`` if sound interval bounds over the whole region prove the condition, else None."""
+    report = bounds_verify(model, centre, prop, reference)
+    details["undecided_spikes"] = report.undecided_spikes
+    if report.holds is not True:
+        return None
+    evidence = {"method": "bounds", "model_sha256": model_hash(model), "centre_sha256": _sha256(centre),
+                "property": prop.to_dict(), "reference_decision": reference, "bounds": report.details}
+    return Result("verified", method, time.perf_counter() - t0, evidence=evidence, details=details)
 
 
 def _falsified(model: Model, prop: Property, centre: np.ndarray, witness: np.ndarray, reference, method: str,
