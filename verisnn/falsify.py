@@ -20,14 +20,13 @@ import numpy as np
 from .model import Model
 from .properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, NeverFires,
                          Property, Robust, SpikesAtMost, SynopsAtMost)
-from .simulator import simulate
+from .simulator import SimResult, simulate
 
 
-def margin(model: Model, prop: Property, rasters: np.ndarray, reference: int | None) -> np.ndarray:
-    """``[B]`` scores, lower = closer to violating the condition (a heuristic guide only;
-    violations are decided by :func:`verisnn.verify.violations`)."""
+def margin(model: Model, prop: Property, res: SimResult, reference: int | None) -> np.ndarray:
+    """``[B]`` scores of simulated rasters, lower = closer to violating the condition (a
+    heuristic guide only; violations are decided by :func:`verisnn.verify.violations`)."""
     c = prop.condition
-    res = simulate(model, rasters)
     if isinstance(c, (Robust, DecidedBy)) and model.readout.type == "spike_count" and reference is not None:
         counts = res.counts.astype(np.int64)
         if isinstance(c, DecidedBy):
@@ -68,7 +67,8 @@ def _allowed(region, centre: np.ndarray) -> np.ndarray:
 
 def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: int | None, violates,
                   beam: int = 4, deadline: float | None = None) -> np.ndarray | None:
-    """A beam search over single changes; returns a raster that ``violates`` confirms, or None."""
+    """A beam search over single changes; returns a raster that ``violates(rasters, sim)``
+    confirms, or None."""
     budget = _budget(prop.region)
     if not budget:
         return None
@@ -88,10 +88,11 @@ def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: i
         if not candidates:
             return None
         batch = np.unique(np.stack(candidates), axis=0)
-        bad = violates(batch)
+        res = simulate(model, batch)
+        bad = violates(batch, res)
         if bad.any():
             return batch[int(np.argmax(bad))]
-        scores = margin(model, prop, batch, reference)
+        scores = margin(model, prop, res, reference)
         frontier = list(batch[np.argsort(scores, kind="stable")[:beam]])
     return None
 

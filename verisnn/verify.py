@@ -36,7 +36,7 @@ from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Insertion
 from .readout import decide
 from .bounds import bounds_verify
 from .falsify import greedy_search, random_search
-from .simulator import NumpyOps, _plan, check_raster, simulate
+from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
 METHODS = ("auto", "enumerate", "bounds")
@@ -93,12 +93,14 @@ def overflowed(model: Model, rasters: np.ndarray) -> np.ndarray:
     return rec.overflowed
 
 
-def violations(model: Model, prop: Property, rasters: np.ndarray, reference: int | None) -> np.ndarray:
-    """``[B]`` flags: which of the ``[B, T, n]`` rasters violate the property's condition."""
+def violations(model: Model, prop: Property, rasters: np.ndarray, reference: int | None,
+               result: SimResult | None = None) -> np.ndarray:
+    """``[B]`` flags: which of the ``[B, T, n]`` rasters violate the property's condition
+    (``result``: their simulation, if the caller already has it)."""
     c = prop.condition
     if isinstance(c, NoOverflow):
         return overflowed(model, rasters)
-    res = simulate(model, rasters)
+    res = result if result is not None else simulate(model, rasters)
     if isinstance(c, Robust):
         return (res.prediction < 0) | (res.prediction != (-1 if reference is None else reference))
     if isinstance(c, DecidedBy):
@@ -253,7 +255,7 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
 def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details) -> Result:
     """Cheapest first: the centre, then falsification (greedy beam, random sampling),
     then interval bounds, then exhaustive enumeration when the region is small enough."""
-    violates = lambda r: violations(model, prop, r, reference)  # noqa: E731
+    violates = lambda r, res=None: violations(model, prop, r, reference, res)  # noqa: E731
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if violates(centre[None])[0]:
         return _falsified(model, prop, centre, centre, reference, "auto", elapsed(), {**details, "stage": "centre"})
