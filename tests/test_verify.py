@@ -84,8 +84,14 @@ def test_methods_agree_with_brute_force(data):
     space = [np.array(bits, dtype=np.int8).reshape(T, n) for bits in itertools.product((0, 1), repeat=T * n)]
     members = [r for r in space if _in_region(region, centre, r)]
     bad = [r for r in members if _violates(model, cond, r, reference)]
-    method = data.draw(st.sampled_from(["enumerate", "auto", "bounds"]))
-    result = verify(model, centre, prop, method=method)
+    methods = ["enumerate", "auto", "bounds"]
+    if not isinstance(region, Jitter):
+        methods += ["smt", "auto-via-smt"]
+    method = data.draw(st.sampled_from(methods))
+    if method == "auto-via-smt":  # a region "too large to enumerate": auto's SMT stage decides
+        result = verify(model, centre, prop, method="auto", max_region=0)
+    else:
+        result = verify(model, centre, prop, method=method)
     if method == "bounds":  # bounds only prove: verified only where nothing is bad, else unknown
         if isinstance(cond, Robust) and reference is None:  # the centre is its own counterexample, any method
             assert result.verdict == "falsified"

@@ -401,7 +401,7 @@ def cmd_verify(args) -> tuple[dict, str]:
     model = load_model_arg(args.model)
     raster = load_npy(args.input, "--input")
     prop = load_property(existing_file(args.property, "--property"))
-    result = verify(model, raster, prop, method=args.method, timeout=args.timeout)
+    result = verify(model, raster, prop, method=args.method, timeout=args.timeout, solver=args.solver)
     if result.verdict == "error":
         if (result.reason or "").startswith("internal"):
             raise RuntimeError(result.reason)
@@ -484,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--property", required=True, metavar="PROP.yaml", help="property file (YAML or JSON)")
     p.add_argument("--method", choices=METHODS, default=METHODS[0], help=f"decision method (default {METHODS[0]})")
     p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds: unknown")
+    p.add_argument("--solver", default="z3", help="pysmt solver for the SMT stages (default z3)")
 
     p = add("info", cmd_info, "summarize a model: hash, input, layers, readout, provenance")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")

@@ -13,7 +13,9 @@ Methods so far: ``enumerate`` (vectorised exhaustive simulation of every raster 
 the region, batched through the exact simulator) and ``auto`` (the centre, then
 falsification by greedy and random search, then enumeration when the region is
 small enough), ``bounds`` (sound interval bound propagation over the region, which
-can only prove). ``auto`` tries the bounds before enumerating.
+can only prove), ``smt`` (the unrolled network in linear integer arithmetic through
+pysmt, :mod:`verisnn.encodings.smt`). ``auto`` tries the bounds before enumerating,
+and SMT where the region is too large to enumerate.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from . import semantics
 from .errors import VerisnnError
 from .model import Model
 from .model_format import model_hash
-from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Insertions, Intensity, Jitter,
+from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Flips, Insertions, Intensity, Jitter,
                          NeverFires, NoOverflow, Property, PropertyError, Robust, SpikesAtMost,
                          SynopsAtMost, check_against_model, region_contains, region_size)
 from .readout import decide
@@ -39,7 +41,7 @@ from .falsify import greedy_search, random_search
 from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
-METHODS = ("auto", "enumerate", "bounds")
+METHODS = ("auto", "enumerate", "bounds", "smt")
 DEFAULT_MAX_REGION = 5_000_000
 DEFAULT_BATCH = 2048
 
@@ -190,7 +192,7 @@ def _sha256(a: np.ndarray) -> str:
 
 
 def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", timeout: float | None = None,
-           max_region: int = DEFAULT_MAX_REGION, batch: int = DEFAULT_BATCH) -> Result:
+           max_region: int = DEFAULT_MAX_REGION, batch: int = DEFAULT_BATCH, solver: str = "z3") -> Result:
     """Decide ``prop`` on ``model`` around the ``[T, n]`` raster ``centre``."""
     t0 = time.perf_counter()
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
@@ -222,8 +224,12 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
         proved = _bounds(model, centre, prop, reference, "bounds", t0, details)
         return proved or Result("unknown", "bounds", elapsed(), reason="the interval bounds do not decide the "
                                 "condition (they can only prove it)", details=details)
+    if method == "smt":
+        from .encodings.smt import smt_verify  # the SMT layer builds on this module's Result
+
+        return smt_verify(model, centre, prop, solver=solver, timeout=timeout)
     if method == "auto":
-        return _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
+        return _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, solver)
     return _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
 
 
@@ -252,9 +258,10 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
 
 
-def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details) -> Result:
+def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, solver) -> Result:
     """Cheapest first: the centre, then falsification (greedy beam, random sampling),
-    then interval bounds, then exhaustive enumeration when the region is small enough."""
+    then interval bounds, then exhaustive enumeration when the region is small enough,
+    else the SMT encoding with the time that is left."""
     violates = lambda r, res=None: violations(model, prop, r, reference, res)  # noqa: E731
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if violates(centre[None])[0]:
@@ -271,9 +278,20 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     if proved is not None:
         proved.details["stage"] = "bounds"
         return proved
-    result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
-    if result.verdict == "verified":
+    if size <= max_region:
+        result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
         result.details["stage"] = "enumerate"
+        return result
+    if not isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)):
+        return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
+                      f"limit {max_region}, and no symbolic method covers it yet", details=details)
+    from .encodings.smt import smt_verify
+
+    remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+    result = smt_verify(model, centre, prop, solver=solver, timeout=remaining)
+    result.method = "auto"
+    result.time_s = elapsed()
+    result.details = {**details, **result.details, "stage": "smt"}
     return result
 
 
