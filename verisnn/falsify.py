@@ -19,7 +19,7 @@ import numpy as np
 
 from .model import Model
 from .properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, NeverFires,
-                         Property, Robust, SpikesAtMost, SynopsAtMost)
+                         Property, Robust, SpikesAtMost, SynopsAtMost, changeable_positions)
 from .simulator import SimResult, simulate
 
 
@@ -54,17 +54,6 @@ def _budget(region) -> int | None:
     return 0  # regions this search does not walk (jitter, intensity)
 
 
-def _allowed(region, centre: np.ndarray) -> np.ndarray:
-    """Flat positions the region may change (each flip, or flip back, stays inside it,
-    budget aside)."""
-    c = centre.reshape(-1)
-    if isinstance(region, Deletions):
-        return np.flatnonzero(c == 1)
-    if isinstance(region, Insertions):
-        return np.flatnonzero(c == 0)
-    return np.arange(c.size)
-
-
 def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: int | None, violates,
                   beam: int = 4, deadline: float | None = None) -> np.ndarray | None:
     """A beam search over single changes; returns a raster that ``violates(rasters, sim)``
@@ -79,7 +68,7 @@ def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: i
         candidates = []
         for x in frontier:
             changed = np.count_nonzero(x != centre)
-            for p in _allowed(prop.region, centre):
+            for p in changeable_positions(prop.region, centre):
                 flips_back = x.reshape(-1)[p] != centre.reshape(-1)[p]
                 if flips_back or changed < budget:
                     y = x.copy().reshape(-1)
@@ -105,7 +94,7 @@ def random_search(model: Model, prop: Property, centre: np.ndarray, violates, sa
     if not budget:
         return None
     rng = np.random.default_rng(seed)
-    pos = _allowed(prop.region, centre)
+    pos = changeable_positions(prop.region, centre)
     k = min(budget, pos.size)
     for start in range(0, samples, batch):
         if deadline is not None and time.perf_counter() > deadline:

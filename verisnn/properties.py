@@ -618,6 +618,17 @@ def _jitter_size(region: Jitter, c: np.ndarray) -> int:
     return sum(total)
 
 
+def changeable_positions(region: Region, centre: np.ndarray) -> np.ndarray:
+    """Flat indices of the ``[T, n]`` centre that a flips / deletions / insertions / any
+    region may change: the centre's spikes, its empty slots, or every bit."""
+    flat = np.asarray(centre).reshape(-1)
+    if isinstance(region, Deletions):
+        return np.flatnonzero(flat == 1)
+    if isinstance(region, Insertions):
+        return np.flatnonzero(flat == 0)
+    return np.arange(flat.size)
+
+
 def region_size(region: Region, centre_raster: Any) -> int:
     """The exact number of rasters in ``region`` around ``centre_raster`` (``[T, n]``), a Python int."""
     _finite(region)
@@ -640,5 +651,5 @@ def region_size(region: Region, centre_raster: Any) -> int:
 __all__ = [
     "AnyInput", "Condition", "DecidedBy", "Deletions", "FirstSpikeBy", "Flips", "Insertions", "Intensity", "Jitter",
     "NeverFires", "NoOverflow", "Property", "PropertyError", "Region", "Robust", "SpikesAtMost", "SynopsAtMost",
-    "check_against_model", "load_property", "parse_property", "region_contains", "region_size", "schema",
+    "changeable_positions", "check_against_model", "load_property", "parse_property", "region_contains", "region_size", "schema",
 ]

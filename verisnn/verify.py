@@ -34,7 +34,8 @@ from .model import Model
 from .model_format import model_hash
 from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Flips, Insertions, Intensity, Jitter,
                          NeverFires, NoOverflow, Property, PropertyError, Robust, SpikesAtMost,
-                         SynopsAtMost, check_against_model, region_contains, region_size)
+                         SynopsAtMost, changeable_positions, check_against_model, region_contains,
+                         region_size)
 from .readout import decide
 from .bounds import bounds_verify
 from .falsify import greedy_search, random_search
@@ -120,21 +121,11 @@ def violations(model: Model, prop: Property, rasters: np.ndarray, reference: int
     raise VerisnnError(f"the enumerate method has no check for {type(c).__name__}", "condition")
 
 
-def _positions(centre: np.ndarray, region) -> np.ndarray:
-    """Flat indices the region may change: all bits, the centre's spikes, or its empty slots."""
-    flat = centre.reshape(-1)
-    if isinstance(region, Deletions):
-        return np.flatnonzero(flat == 1)
-    if isinstance(region, Insertions):
-        return np.flatnonzero(flat == 0)
-    return np.arange(flat.size)
-
-
 def _flip_batches(centre: np.ndarray, region, batch: int) -> Iterator[np.ndarray]:
     """Rasters of a flips / deletions / insertions / any region, ``[B, T, n]`` per batch:
     for each size ``j <= k``, every ``j``-subset of the changeable positions flipped."""
     flat = centre.reshape(-1)
-    pos = _positions(centre, region)
+    pos = changeable_positions(region, centre)
     k = pos.size if isinstance(region, AnyInput) else region.k
     for j in range(min(k, pos.size) + 1):
         subsets = itertools.combinations(range(pos.size), j)
