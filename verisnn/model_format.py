@@ -196,16 +196,22 @@ def parse_json(text: str | bytes, what: str = "model") -> Any:
         raise ModelError(f"not a usable JSON document: {str(e).split(':')[0]}") from None
 
 
+def read_bounded(path: Path, max_bytes: int, error_cls: type, what: str) -> bytes:
+    """The bytes of ``path``, refusing files over ``max_bytes`` before reading them."""
+    limit = f"{max_bytes >> 30} GiB" if max_bytes >= 1 << 30 else f"{max_bytes >> 20} MiB"
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error_cls(f"{size} bytes: larger than the {limit} a {what} file may have", str(path))
+        return path.read_bytes()
+    except OSError as e:
+        raise error_cls(f"cannot read: {e.strerror}", str(path)) from None
+
+
 def load_model(path: str | Path) -> Model:
     """Read and validate a ``*.snn.json`` file."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ModelError(f"{size} bytes: larger than the 1 GiB a model file may have", str(p))
-        data = p.read_bytes()
-    except OSError as e:
-        raise ModelError(f"cannot read: {e.strerror}", str(p)) from None
+    data = read_bounded(p, MAX_FILE_BYTES, ModelError, "model")
     try:
         return model_from_dict(parse_json(data))
     except ModelError as e:

@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 
 from .errors import InputError, ModelError, VerisnnError
-from .model_format import first_schema_error, parse_json
+from .model_format import first_schema_error, parse_json, read_bounded
 
 MAX_PROPERTY_BYTES = 1 << 20  # a property is a few lines; anything larger is not one
 HORIZONS = ("bounded", "unbounded")
@@ -448,13 +448,7 @@ def _parse_yaml(text: bytes) -> Any:
 def load_property(path: str | Path) -> Property:
     """Read a property from a ``.json`` file (strict JSON) or a YAML file (any other name)."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_PROPERTY_BYTES:
-            raise PropertyError(f"{size} bytes: larger than the 1 MiB a property file may have", str(p))
-        data = p.read_bytes()
-    except OSError as e:
-        raise PropertyError(f"cannot read: {e.strerror}", str(p)) from None
+    data = read_bounded(p, MAX_PROPERTY_BYTES, PropertyError, "property")
     try:
         if p.suffix.lower() == ".json":
             try:
