@@ -55,34 +55,35 @@ def _budget(region) -> int | None:
 
 
 def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: int | None, violates,
-                  beam: int = 4, deadline: float | None = None) -> np.ndarray | None:
+                  beam: int = 4, deadline: float | None = None, chunk: int = 2048) -> np.ndarray | None:
     """A beam search over single changes; returns a raster that ``violates(rasters, sim)``
     confirms, or None."""
     budget = _budget(prop.region)
     if not budget:
         return None
-    frontier = [centre.copy()]
+    pos = changeable_positions(prop.region, centre)
+    flat_centre = centre.reshape(-1)
+    frontier = flat_centre[None]
     for _ in range(budget):
         if deadline is not None and time.perf_counter() > deadline:
             return None
-        candidates = []
-        for x in frontier:
-            changed = np.count_nonzero(x != centre)
-            for p in changeable_positions(prop.region, centre):
-                flips_back = x.reshape(-1)[p] != centre.reshape(-1)[p]
-                if flips_back or changed < budget:
-                    y = x.copy().reshape(-1)
-                    y[p] ^= 1
-                    candidates.append(y.reshape(centre.shape))
-        if not candidates:
+        # every single change of every frontier raster, built in one step
+        rows = np.repeat(frontier, pos.size, axis=0)
+        rows[np.arange(len(rows)), np.tile(pos, len(frontier))] ^= 1
+        rows = rows[np.count_nonzero(rows != flat_centre, axis=1) <= budget]
+        if not len(rows):
             return None
-        batch = np.unique(np.stack(candidates), axis=0)
-        res = simulate(model, batch)
-        bad = violates(batch, res)
-        if bad.any():
-            return batch[int(np.argmax(bad))]
-        scores = margin(model, prop, res, reference)
-        frontier = list(batch[np.argsort(scores, kind="stable")[:beam]])
+        scores = []
+        for start in range(0, len(rows), chunk):  # in chunks, so that the deadline is kept
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
+            batch = rows[start: start + chunk].reshape(-1, *centre.shape)
+            res = simulate(model, batch)
+            bad = violates(batch, res)
+            if bad.any():
+                return batch[int(np.argmax(bad))]
+            scores.append(margin(model, prop, res, reference))
+        frontier = rows[np.argsort(np.concatenate(scores), kind="stable")[:beam]]
     return None
 
 

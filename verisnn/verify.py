@@ -45,6 +45,8 @@ VERDICTS = ("verified", "falsified", "unknown", "error")
 METHODS = ("auto", "enumerate", "bounds", "smt")
 DEFAULT_MAX_REGION = 5_000_000
 DEFAULT_BATCH = 2048
+SEARCH_FIRST_ABOVE = 200_000  # regions with more rasters get falsification search before anything exhaustive
+SMT_MAX_TERMS = 500_000  # synapses x steps beyond which auto does not try the SMT encoding (it cannot finish)
 
 
 @dataclass
@@ -257,7 +259,7 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if violates(centre[None])[0]:
         return _falsified(model, prop, centre, centre, reference, "auto", elapsed(), {**details, "stage": "centre"})
-    if size > 1:
+    if size > min(SEARCH_FIRST_ABOVE, max_region):  # a small region is enumerated at once, which falsifies as fast
         for stage, search in (("greedy", lambda: greedy_search(model, prop, centre, reference, violates,
                                                                 deadline=deadline)),
                               ("random", lambda: random_search(model, prop, centre, violates, deadline=deadline))):
@@ -276,9 +278,17 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     if not isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)):
         return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
                       f"limit {max_region}, and no symbolic method covers it yet", details=details)
+    terms = model.time_steps * sum(int(np.count_nonzero(layer.dense_weight())) for layer in model.layers)
+    if terms > SMT_MAX_TERMS:
+        return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
+                      f"limit {max_region}, and the model ({terms} synapse-steps) is beyond what the SMT "
+                      f"encoding decides (limit {SMT_MAX_TERMS})", details=details)
     from .encodings.smt import smt_verify
 
-    remaining = None if deadline is None else max(0.0, deadline - time.perf_counter())
+    remaining = None if deadline is None else deadline - time.perf_counter()
+    if remaining is not None and remaining <= 0:
+        return Result("unknown", "auto", elapsed(), reason=f"timeout after {deadline - t0} s (falsification "
+                      f"search found nothing; the region is too large to enumerate)", details=details)
     result = smt_verify(model, centre, prop, solver=solver, timeout=remaining)
     result.method = "auto"
     result.time_s = elapsed()
