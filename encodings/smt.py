@@ -264,10 +264,15 @@ class SymbolicOps(Ops):
     ``v_bits``.
     """
 
-    def __init__(self, terms: Terms):
+    def __init__(self, terms: Terms, deadline: float | None = None):
         self.t = terms
         self.definitions: list[FNode] = []
         self.pre_overflow: list[tuple[np.ndarray, int]] = []
+        self.deadline = deadline  # time.perf_counter() value past which building stops (EncodingTimeout)
+
+    def _check_time(self) -> None:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise EncodingTimeout()
 
     def _fresh(self, template: str) -> FNode:
         return self.t.mgr.FreshSymbol(INT, template=template + "%d")
@@ -279,6 +284,8 @@ class SymbolicOps(Ops):
 
         def one(idx):
             *pre, o = idx
+            if o == 0:  # once per output vector: the bulk of the encoding's time is spent here
+                self._check_time()
             xs = x[tuple(pre)]
             terms = [t.times(w, xs[j]) for w, j in rows[o]]
             if bias is not None:
@@ -585,8 +592,14 @@ def _reference(model: Model, centre: np.ndarray) -> int | None:
     return None if ref < 0 else ref
 
 
-def encode(model: Model, centre: Any, prop: Property, env: Environment | None = None) -> Encoding:
-    """The counterexample query of ``prop`` around the ``[T, n]`` raster ``centre``."""
+class EncodingTimeout(Exception):
+    """Building the encoding ran past its deadline."""
+
+
+def encode(model: Model, centre: Any, prop: Property, env: Environment | None = None,
+           deadline: float | None = None) -> Encoding:
+    """The counterexample query of ``prop`` around the ``[T, n]`` raster ``centre``
+    (``deadline``: a ``time.perf_counter()`` value past which :class:`EncodingTimeout` is raised)."""
     arr, batched = check_raster(model, centre)
     if batched:
         raise VerisnnError("encode takes one centre raster [T, n], not a batch", "input")
@@ -597,7 +610,7 @@ def encode(model: Model, centre: Any, prop: Property, env: Environment | None = 
     with using(env):
         terms = Terms(env)
         x, region = region_inputs(terms, prop.region, centre)
-        ops = SymbolicOps(terms)
+        ops = SymbolicOps(terms, deadline)
         outputs, _ = semantics.run_layers(ops, model, symbolic_params(model), x, ())
         bad = violation(terms, ops, model, prop.condition, x, outputs, reference)
         scores = []
@@ -699,7 +712,10 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
     if isinstance(prop.condition, Robust) and reference is None:
         return _replayed(model, prop, centre, None, elapsed(), details)  # the centre is its own counterexample
     try:
-        enc = encode(model, centre, prop)
+        enc = encode(model, centre, prop, deadline=None if timeout is None else t0 + timeout)
+    except EncodingTimeout:
+        return Result("unknown", METHOD, elapsed(), reason=f"timeout after {timeout} s (while encoding)",
+                      details=_public(details))
     except VerisnnError as e:
         return Result("error", METHOD, elapsed(), reason=str(e), details=_public(details))
     except (PysmtException, RecursionError) as e:

@@ -157,3 +157,19 @@ def test_decay_and_wrap_definitions_are_exact():
             prop = Property(Flips(2), cond)
             bad = violations(model, prop, _members(Flips(2), centre), _reference(model, centre))
             assert (smt_verify(model, centre, prop).verdict == "falsified") == bool(bad.any()), (rounding, cond)
+
+
+def test_the_timeout_also_bounds_building_the_encoding():
+    """A model whose encoding alone takes seconds: the timeout stops the building, and the
+    answer is unknown well before the encoding would have finished."""
+    import time
+
+    rng = np.random.default_rng(0)
+    layers = (Dense(rng.integers(-3, 4, (120, 400)), Neuron(120, "lif", threshold=8, v_decay=(7, 3))),
+              Dense(rng.integers(-3, 4, (10, 120)), Neuron(10, "lif", threshold=8, v_decay=(7, 3))))
+    model = Model(time_steps=8, input=InputSpec(400), layers=layers)
+    centre = (rng.random((8, 400)) < 0.2).astype(np.int8)
+    start = time.perf_counter()
+    result = smt_verify(model, centre, Property(Flips(1), SpikesAtMost(10 ** 6)), timeout=0.3)
+    assert result.verdict == "unknown" and "while encoding" in result.reason
+    assert time.perf_counter() - start < 3.0
