@@ -175,3 +175,13 @@ def test_auto_falsifies_by_search_beyond_the_enumeration_limit():
     assert result.verdict == "falsified" and result.details["stage"] in ("greedy", "random")
     assert simulate(model, result.witness).prediction[0] != 0
     assert int(np.count_nonzero(result.witness != centre)) <= 4
+
+
+def test_intensity_regions_are_unknown_not_an_error():
+    from verisnn.properties import Intensity
+
+    tiny = _tiny_model()
+    model = Model(time_steps=4, input=InputSpec(2, encoding={"type": "rate", "time_steps": 4, "lo": 0.0, "hi": 1.0}),
+                  layers=tiny.layers, readout=tiny.readout)
+    result = verify(model, np.zeros((4, 2), dtype=np.int8), Property(Intensity(0.1), Robust()))
+    assert result.verdict == "unknown" and "intensity" in result.reason

@@ -14,7 +14,7 @@ from .simulator import SimResult, simulate
 __version__ = "0.1.0"
 
 __all__ = [
-    "Conv2d", "DeltaEncoder", "Dense", "InputError", "LatencyEncoder", "RateEncoder", "encoder_from_spec", "InputSpec", "Model", "ModelError", "NIRError", "Neuron", "Readout",
-    "SimResult", "VerisnnError", "load_model", "model_from_dict", "model_hash", "model_to_dict", "save_model",
-    "simulate",
+    "Conv2d", "DeltaEncoder", "Dense", "InputError", "InputSpec", "LatencyEncoder", "Model", "ModelError",
+    "NIRError", "Neuron", "RateEncoder", "Readout", "SimResult", "VerisnnError", "encoder_from_spec", "load_model",
+    "model_from_dict", "model_hash", "model_to_dict", "save_model", "simulate",
 ]

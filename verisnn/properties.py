@@ -645,5 +645,6 @@ def region_size(region: Region, centre_raster: Any) -> int:
 __all__ = [
     "AnyInput", "Condition", "DecidedBy", "Deletions", "FirstSpikeBy", "Flips", "Insertions", "Intensity", "Jitter",
     "NeverFires", "NoOverflow", "Property", "PropertyError", "Region", "Robust", "SpikesAtMost", "SynopsAtMost",
-    "changeable_positions", "check_against_model", "load_property", "parse_property", "region_contains", "region_size", "schema",
+    "changeable_positions", "check_against_model", "load_property", "parse_property", "region_contains",
+    "region_size", "schema",
 ]

@@ -197,11 +197,11 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
             raise VerisnnError("verify takes one centre raster [T, n], not a batch", "input")
         centre = arr[0]
         check_against_model(prop, model)
-        if isinstance(prop.region, Intensity):
-            raise VerisnnError("the enumerate method works on raster regions; intensity needs a symbolic "
-                               "method", "region")
     except VerisnnError as e:
         return Result("error", method, elapsed(), reason=str(e))
+    if isinstance(prop.region, Intensity):  # a valid property no method decides yet
+        return Result("unknown", method, elapsed(), reason="no method decides intensity regions yet (they need "
+                      "a symbolic path through the input encoder)")
     try:
         size = region_size(prop.region, centre)
     except PropertyError as e:  # a jitter region too large even to count: far past any enumeration limit
@@ -241,7 +241,8 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
         bad = violations(model, prop, rasters, reference)
         checked += len(rasters)
         if bad.any():
-            return _falsified(model, prop, centre, rasters[int(np.argmax(bad))], reference, method, elapsed(), details)
+            witness = rasters[int(np.argmax(bad))]
+            return _falsified(model, prop, centre, witness, reference, method, elapsed(), details)
     if checked != size:  # the enumeration and the count disagree: never claim a proof on it
         return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, "
                       f"the region has {size}", details=details)
@@ -258,8 +259,10 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     violates = lambda r, res=None: violations(model, prop, r, reference, res)  # noqa: E731
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if violates(centre[None])[0]:
-        return _falsified(model, prop, centre, centre, reference, "auto", elapsed(), {**details, "stage": "centre"})
-    if size > min(SEARCH_FIRST_ABOVE, max_region):  # a small region is enumerated at once, which falsifies as fast
+        return _falsified(model, prop, centre, centre, reference, "auto", elapsed(),
+                          {**details, "stage": "centre"})
+    # a small region is enumerated at once, which falsifies as fast as a search
+    if size > min(SEARCH_FIRST_ABOVE, max_region):
         for stage, search in (("greedy", lambda: greedy_search(model, prop, centre, reference, violates,
                                                                 deadline=deadline)),
                               ("random", lambda: random_search(model, prop, centre, violates, deadline=deadline))):
@@ -272,7 +275,8 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
         proved.details["stage"] = "bounds"
         return proved
     if size <= max_region:
-        result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
+        result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
+                            "auto")
         result.details["stage"] = "enumerate"
         return result
     if not isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)):
