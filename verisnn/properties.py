@@ -20,6 +20,7 @@ form for the finite (raster) regions.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -58,11 +59,12 @@ def _count(x: Any, path: str, minimum: int = 0) -> int:
 
 
 @dataclass(frozen=True)
-class Region:
+class Region(ABC):
     """Base of the input regions: a set of input rasters around a centre."""
 
+    @abstractmethod
     def to_dict(self) -> Any:
-        raise NotImplementedError
+        """The file form of this region."""
 
 
 @dataclass(frozen=True)
@@ -153,11 +155,12 @@ class AnyInput(Region):
 
 
 @dataclass(frozen=True)
-class Condition:
+class Condition(ABC):
     """Base of the output conditions: a predicate on one run of the model."""
 
+    @abstractmethod
     def to_dict(self) -> Any:
-        raise NotImplementedError
+        """The file form of this condition."""
 
 
 @dataclass(frozen=True)
