@@ -24,7 +24,6 @@ for a model whose input raster replays on the reference simulator. See ``docs/sm
 
 from __future__ import annotations
 
-import hashlib
 import io
 import time
 from contextlib import contextmanager
@@ -46,10 +45,10 @@ from verisnn.model import Model
 from verisnn.model_format import model_hash
 from verisnn.properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, NeverFires,
                                 NoOverflow, Property, Robust, SpikesAtMost, SynopsAtMost, check_against_model,
-                                region_contains, region_size)
+                                region_size)
 from verisnn.semantics import LayerParams, Ops
 from verisnn.simulator import check_raster, simulate
-from verisnn.verify import Result, violations
+from verisnn.verify import Result, raster_sha256, report_witness
 
 INF = float("inf")
 LOGIC = QF_LIA  # quantifier-free linear integer arithmetic
@@ -668,26 +667,6 @@ def solve(formula: FNode, env: Environment, solver: str = "z3", timeout: float |
             s.exit()
 
 
-def _sha256(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.int8).tobytes()).hexdigest()
-
-
-def _replayed(model, prop, witness, reference, t, details) -> Result:
-    """Report ``witness`` only if it lies in the region and violates the condition on the
-    reference simulator."""
-    try:
-        inside = region_contains(prop.region, details["centre"], witness)
-    except VerisnnError:  # not even a 0/1 raster
-        inside = False
-    if not inside:
-        return Result("error", METHOD, t, reason="witness outside the region (encoding defect)",
-                      details=_public(details))
-    if not violations(model, prop, witness[None], reference)[0]:
-        return Result("error", METHOD, t, reason="witness did not replay", details=_public(details))
-    return Result("falsified", METHOD, t, witness=witness.astype(np.int8), details={**_public(details),
-                                                                                   "replayed": True})
-
-
 def _public(details: dict) -> dict:
     return {k: v for k, v in details.items() if k != "centre"}
 
@@ -710,7 +689,8 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
         return Result("error", METHOD, elapsed(), reason=str(e))
     details = {"region_size": size, "reference_decision": reference, "solver": solver, "centre": centre}
     if isinstance(prop.condition, Robust) and reference is None:
-        return _replayed(model, prop, centre, None, elapsed(), details)  # the centre is its own counterexample
+        # the centre is its own counterexample
+        return report_witness(model, prop, centre, centre, None, METHOD, elapsed(), _public(details))
     try:
         enc = encode(model, centre, prop, deadline=None if timeout is None else t0 + timeout)
     except EncodingTimeout:
@@ -731,9 +711,11 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
     if ans.answer == "unknown":
         return Result("unknown", METHOD, elapsed(), reason=ans.reason, details=_public(details))
     if ans.answer == "sat":
-        return _replayed(model, prop, enc.witness(ans.value), reference, elapsed(), details)
+        return report_witness(model, prop, centre, enc.witness(ans.value), reference, METHOD, elapsed(),
+                              _public(details))
     evidence = {"method": METHOD, "solver": solver, "answer": "unsat", "logic": str(enc.logic),
-                "smtlib": enc.to_smtlib(), "model_sha256": model_hash(model), "centre_sha256": _sha256(centre),
+                "smtlib": enc.to_smtlib(), "model_sha256": model_hash(model),
+                "centre_sha256": raster_sha256(centre),
                 "property": prop.to_dict(), "region_size": size, "reference_decision": reference}
     return Result("verified", METHOD, elapsed(), evidence=evidence, details=_public(details))
 

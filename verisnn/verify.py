@@ -180,7 +180,8 @@ def _batches(centre: np.ndarray, region, batch: int) -> Iterator[np.ndarray]:
     yield from _flip_batches(centre, region, batch)
 
 
-def _sha256(a: np.ndarray) -> str:
+def raster_sha256(a: np.ndarray) -> str:
+    """SHA-256 of a 0/1 raster's int8 bytes (how evidence names a centre)."""
     return hashlib.sha256(np.ascontiguousarray(a, dtype=np.int8).tobytes()).hexdigest()
 
 
@@ -211,7 +212,7 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
     details = {"region_size": size, "reference_decision": reference}
     if isinstance(prop.condition, Robust) and reference is None:
         # the centre itself has no unique decision: it is its own counterexample
-        return _falsified(model, prop, centre, centre, None, method, elapsed(), details)
+        return report_witness(model, prop, centre, centre, None, method, elapsed(), details)
     deadline = None if timeout is None else t0 + timeout
     if method == "bounds":
         proved = _bounds(model, centre, prop, reference, "bounds", t0, details)
@@ -242,11 +243,12 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
         checked += len(rasters)
         if bad.any():
             witness = rasters[int(np.argmax(bad))]
-            return _falsified(model, prop, centre, witness, reference, method, elapsed(), details)
+            return report_witness(model, prop, centre, witness, reference, method, elapsed(), details)
     if checked != size:  # the enumeration and the count disagree: never claim a proof on it
         return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, "
                       f"the region has {size}", details=details)
-    evidence = {"method": "enumerate", "model_sha256": model_hash(model), "centre_sha256": _sha256(centre),
+    evidence = {"method": "enumerate", "model_sha256": model_hash(model),
+                "centre_sha256": raster_sha256(centre),
                 "property": prop.to_dict(), "region_size": size, "rasters_checked": checked,
                 "reference_decision": reference}
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
@@ -259,7 +261,7 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     violates = lambda r, res=None: violations(model, prop, r, reference, res)  # noqa: E731
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if violates(centre[None])[0]:
-        return _falsified(model, prop, centre, centre, reference, "auto", elapsed(),
+        return report_witness(model, prop, centre, centre, reference, "auto", elapsed(),
                           {**details, "stage": "centre"})
     # a small region is enumerated at once, which falsifies as fast as a search
     if size > min(SEARCH_FIRST_ABOVE, max_region):
@@ -268,7 +270,7 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
                               ("random", lambda: random_search(model, prop, centre, violates, deadline=deadline))):
             witness = search()
             if witness is not None:
-                return _falsified(model, prop, centre, witness, reference, "auto", elapsed(),
+                return report_witness(model, prop, centre, witness, reference, "auto", elapsed(),
                                   {**details, "stage": stage})
     proved = _bounds(model, centre, prop, reference, "auto", t0, details)
     if proved is not None:
@@ -306,16 +308,21 @@ def _bounds(model, centre, prop, reference, method: str, t0: float, details: dic
     details["undecided_spikes"] = report.undecided_spikes
     if report.holds is not True:
         return None
-    evidence = {"method": "bounds", "model_sha256": model_hash(model), "centre_sha256": _sha256(centre),
+    evidence = {"method": "bounds", "model_sha256": model_hash(model),
+                "centre_sha256": raster_sha256(centre),
                 "property": prop.to_dict(), "reference_decision": reference, "bounds": report.details}
     return Result("verified", method, time.perf_counter() - t0, evidence=evidence, details=details)
 
 
-def _falsified(model: Model, prop: Property, centre: np.ndarray, witness: np.ndarray, reference, method: str,
-               t: float, details: dict) -> Result:
-    """Check that ``witness`` lies in the region and replay it alone through the reference
-    simulator before reporting it."""
-    if not region_contains(prop.region, centre, witness):
+def report_witness(model: Model, prop: Property, centre: np.ndarray, witness: np.ndarray, reference, method: str,
+                   t: float, details: dict) -> Result:
+    """``falsified`` with ``witness`` — only once it is checked to lie in the region and has
+    been replayed alone through the reference simulator; otherwise an internal ``error``."""
+    try:
+        inside = region_contains(prop.region, centre, witness)
+    except VerisnnError:  # not even a 0/1 raster of the right shape
+        inside = False
+    if not inside:
         return Result("error", method, t, reason="internal: a counterexample outside the region", details=details)
     if not violations(model, prop, witness[None], reference)[0]:
         return Result("error", method, t, reason="internal: a counterexample did not replay", details=details)
