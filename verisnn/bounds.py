@@ -34,7 +34,7 @@ from .errors import VerisnnError
 from .model import Model
 from .properties import (AnyInput, Condition, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, Jitter,
                          NeverFires, NoOverflow, Property, Region, Robust, SpikesAtMost, SynopsAtMost,
-                         check_against_model)
+                         changeable_positions, check_against_model)
 from .semantics import LayerParams, Ops
 from .simulator import NumpyOps, _decay_values, _neuron_values, check_raster, layer_params
 
@@ -272,16 +272,11 @@ def region_budget(region: Region) -> int | None:
 def changeable_bits(region: Region, centre: np.ndarray) -> np.ndarray:
     """``[T, n]`` bool: the bits some raster of the region may set differently from the centre."""
     c = np.asarray(centre, dtype=np.int64)
-    if isinstance(region, AnyInput):
-        return np.ones(c.shape, dtype=bool)
-    if isinstance(region, (Flips, Deletions, Insertions)):
-        if region.k == 0:
-            return np.zeros(c.shape, dtype=bool)
-        if isinstance(region, Deletions):
-            return c == 1
-        if isinstance(region, Insertions):
-            return c == 0
-        return np.ones(c.shape, dtype=bool)
+    if isinstance(region, (AnyInput, Flips, Deletions, Insertions)):
+        free = np.zeros(c.size, dtype=bool)
+        if isinstance(region, AnyInput) or region.k > 0:
+            free[changeable_positions(region, c)] = True
+        return free.reshape(c.shape)
     if isinstance(region, Jitter):
         if region.spikes == 0 or region.shift == 0:
             return np.zeros(c.shape, dtype=bool)
