@@ -47,7 +47,7 @@ from verisnn.properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Fl
                                 NoOverflow, Property, Robust, SpikesAtMost, SynopsAtMost, check_against_model,
                                 region_size)
 from verisnn.semantics import LayerParams, Ops
-from verisnn.simulator import check_raster, simulate
+from verisnn.simulator import ArraySequences, check_raster, simulate
 from verisnn.verify import Result, raster_sha256, report_witness
 
 INF = float("inf")
@@ -254,7 +254,7 @@ def _map(f: Callable, *args: Any) -> np.ndarray:
     return _objects(arrs[0].shape, lambda i: f(*(a[i] for a in arrs)))
 
 
-class SymbolicOps(Ops):
+class SymbolicOps(ArraySequences, Ops):
     """Semantics v1 over pysmt integer terms (exact, QF_LIA).
 
     ``definitions`` collects the constraints that define the fresh variables of
@@ -381,14 +381,6 @@ class SymbolicOps(Ops):
         zero = self.t.int_(0)
         return _objects(like.shape, lambda i: zero)
 
-    def stack(self, items):
-        return np.stack(items)
-
-    def delay_time(self, seq, d):
-        out = self.zero_spikes(seq)
-        if d < seq.shape[0]:
-            out[d:] = seq[: seq.shape[0] - d]
-        return out
 
 
 def _per_neuron(x: Any, size: int) -> np.ndarray:

@@ -189,7 +189,21 @@ def layer_params(model: Model, widest: bool = False) -> tuple[list[LayerParams],
     return params, dtype
 
 
-class NumpyOps(OperatorOps[np.ndarray]):
+class ArraySequences:
+    """Time series of domains whose values are numpy arrays (of numbers or of terms): the
+    first axis is time; a delay shifts in the domain's zero spikes (delays act on spikes)."""
+
+    def stack(self, items):
+        return np.stack(items)
+
+    def delay_time(self, seq, d):
+        out = self.zero_spikes(seq)
+        if d < seq.shape[0]:
+            out[d:] = seq[: seq.shape[0] - d]
+        return out
+
+
+class NumpyOps(ArraySequences, OperatorOps[np.ndarray]):
     """Exact integer interpretation: ``dtype`` (int32 or int64) values, int8 spikes.
 
     The caller picks ``dtype`` so that no value or product can leave it
@@ -238,15 +252,6 @@ class NumpyOps(OperatorOps[np.ndarray]):
 
     def zero_spikes(self, like):
         return np.zeros(like.shape, dtype=np.int8)
-
-    def stack(self, items):
-        return np.stack(items)
-
-    def delay_time(self, seq, d):
-        out = np.zeros_like(seq)
-        if d < seq.shape[0]:
-            out[d:] = seq[: seq.shape[0] - d]
-        return out
 
 
 _OPS = {np.int32: NumpyOps(np.int32), np.int64: NumpyOps(np.int64)}
