@@ -382,7 +382,6 @@ class SymbolicOps(ArraySequences, Ops):
         return _objects(like.shape, lambda i: zero)
 
 
-
 def _per_neuron(x: Any, size: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(x, dtype=object), (size,))
 
