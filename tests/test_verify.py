@@ -86,7 +86,7 @@ def test_methods_agree_with_brute_force(data):
     bad = [r for r in members if _violates(model, cond, r, reference)]
     methods = ["enumerate", "auto", "bounds"]
     if not isinstance(region, Jitter):
-        methods += ["smt", "auto-via-smt"]
+        methods += ["smt", "auto-via-smt", "bab"]
     method = data.draw(st.sampled_from(methods))
     if method == "auto-via-smt":  # a region "too large to enumerate": auto's SMT stage decides
         result = verify(model, centre, prop, method="auto", max_region=0)

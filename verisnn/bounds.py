@@ -36,7 +36,7 @@ from .properties import (AnyInput, Condition, DecidedBy, Deletions, FirstSpikeBy
                          NeverFires, NoOverflow, Property, Region, Robust, SpikesAtMost, SynopsAtMost,
                          changeable_positions, check_against_model)
 from .semantics import LayerParams, Ops
-from .simulator import NumpyOps, _decay_values, _neuron_values, check_raster, layer_params
+from .simulator import ExactMatrix, NumpyOps, _decay_values, _neuron_values, check_raster, layer_params
 
 _EXACT = NumpyOps(np.int64)  # the exact end-point operations (decay, saturation) are monotone
 
@@ -119,11 +119,12 @@ class IntervalMatrix:
 
     def __init__(self, matrix: np.ndarray):
         m = np.asarray(matrix, dtype=np.int64)
-        self.pos_t = np.ascontiguousarray(np.maximum(m, 0).T)
-        self.neg_t = np.ascontiguousarray(np.minimum(m, 0).T)
+        # the exact simulator's products (BLAS where exact): the ends are 0/1 vectors
+        self.pos = ExactMatrix(np.maximum(m, 0))
+        self.neg = ExactMatrix(np.minimum(m, 0))
 
     def __call__(self, x: Interval) -> Interval:
-        return Interval(x.lo @ self.pos_t + x.hi @ self.neg_t, x.hi @ self.pos_t + x.lo @ self.neg_t)
+        return Interval(self.pos(x.lo) + self.neg(x.hi), self.pos(x.hi) + self.neg(x.lo))
 
 
 class BudgetedMatrix(IntervalMatrix):
@@ -388,7 +389,7 @@ class BoundsReport:
     details: dict = field(default_factory=dict)
 
 
-def _scores(model: Model, out: Interval, steps: int) -> tuple[np.ndarray, np.ndarray]:
+def score_bounds(model: Model, out: Interval, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Bounds ``[lo, hi]`` of each output neuron's readout score over the first ``steps``
     steps; a larger score wins (as in :func:`verisnn.readout.decide`)."""
     r = model.readout.type
@@ -409,17 +410,25 @@ def _scores(model: Model, out: Interval, steps: int) -> tuple[np.ndarray, np.nda
     raise VerisnnError(f"unknown readout {r!r}", "readout")
 
 
-def _surely_wins(model: Model, lo: np.ndarray, hi: np.ndarray, c: int) -> bool:
-    """Does class ``c`` win the readout for every score vector within ``[lo, hi]``?"""
-    others = np.arange(lo.size) != c
-    below = np.arange(lo.size) < c
+def surely_wins(model: Model, lo: np.ndarray, hi: np.ndarray, c: int) -> np.ndarray:
+    """``[B]``: does class ``c`` win the readout for every score vector within ``[lo, hi]``
+    (``[B, n]`` score bounds, one row per case)?"""
+    n = lo.shape[-1]
+    others = np.arange(n) != c
+    below = np.arange(n) < c
+    lo_c = lo[..., c:c + 1]
     if model.readout.ties == "lowest_index":  # c wins ties against higher indices only
-        ok = np.where(below, lo[c] > hi, lo[c] >= hi)
+        ok = np.where(below, lo_c > hi, lo_c >= hi)
     else:
-        ok = lo[c] > hi
-    if model.readout.type == "first_spike" and lo[c] < 0:  # c must surely spike for any decision
-        return False
-    return bool(np.all(ok[others]))
+        ok = lo_c > hi
+    wins = np.all(ok[..., others], axis=-1)
+    if model.readout.type == "first_spike":  # c must surely spike for any decision
+        wins &= lo[..., c] >= 0
+    return wins
+
+
+def _surely_wins(model: Model, lo: np.ndarray, hi: np.ndarray, c: int) -> bool:
+    return bool(surely_wins(model, lo[None], hi[None], c)[0])
 
 
 def _synops_bound(model: Model, b: Bounds) -> int:
@@ -462,14 +471,14 @@ def bounds_verify(model: Model, centre: Any, prop: Property, reference_decision:
                                "undecided_spikes": undecided}
     holds = False
     if isinstance(cond, Robust):
-        lo, hi = _scores(model, out, T)
+        lo, hi = score_bounds(model, out, T)
         details["score_bounds"] = {"lo": lo.tolist(), "hi": hi.tolist(), "readout": model.readout.type,
                                    "ties": model.readout.ties}
         holds = reference_decision is not None and _surely_wins(model, lo, hi, reference_decision)
     elif isinstance(cond, DecidedBy):
         k = min(cond.k, T)
-        lo_k, hi_k = _scores(model, out, k)
-        lo, hi = _scores(model, out, T)
+        lo_k, hi_k = score_bounds(model, out, k)
+        lo, hi = score_bounds(model, out, T)
         details["score_bounds_first_k"] = {"lo": lo_k.tolist(), "hi": hi_k.tolist()}
         details["score_bounds"] = {"lo": lo.tolist(), "hi": hi.tolist()}
         winners = [c for c in range(lo.size)
@@ -503,4 +512,4 @@ def bounds_verify(model: Model, centre: Any, prop: Property, reference_decision:
 
 
 __all__ = ["BoundsReport", "Bounds", "BudgetedMatrix", "Interval", "IntervalMatrix", "IntervalOps",
-           "bounds_verify", "changeable_bits", "input_interval", "propagate", "region_budget"]
+           "bounds_verify", "surely_wins", "changeable_bits", "input_interval", "propagate", "region_budget"]

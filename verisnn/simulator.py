@@ -352,6 +352,13 @@ def simulate(model: Model, raster: Any, record_membranes: bool = False) -> SimRe
     x = np.ascontiguousarray(arr.transpose(1, 0, 2))  # [T, B, n]
     ops, params = _plan(model)
     outputs, membranes = semantics.run_layers(ops, model, params, x, (x.shape[1],), record_membranes)
+    return sim_result(model, x, outputs, membranes, batched)
+
+
+def sim_result(model: Model, x: np.ndarray, outputs: Sequence[np.ndarray],
+               membranes: Sequence[np.ndarray] | None = None, batched: bool = True) -> SimResult:
+    """The :class:`SimResult` of runs on the ``[T, B, n]`` inputs ``x`` whose layers
+    produced the ``[T, B, n]`` ``outputs`` (and, if recorded, ``membranes``)."""
     last = outputs[-1]
     spiking_last = last if model.layers[-1].neuron.fires else np.zeros(last.shape, dtype=np.int8)
     total = np.zeros(x.shape[1], dtype=np.int64)

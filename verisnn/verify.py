@@ -37,12 +37,13 @@ from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Flips, In
                          SynopsAtMost, changeable_positions, check_against_model, region_contains,
                          region_size)
 from .readout import decide
+from .bab import Search
 from .bounds import bounds_verify
 from .falsify import greedy_search, random_search
 from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
-METHODS = ("auto", "enumerate", "bounds", "smt")
+METHODS = ("auto", "enumerate", "bab", "bounds", "smt")
 DEFAULT_MAX_REGION = 5_000_000
 DEFAULT_BATCH = 2048
 SEARCH_FIRST_ABOVE = 200_000  # regions with more rasters get falsification search before anything exhaustive
@@ -222,6 +223,8 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
         from .encodings.smt import smt_verify  # the SMT layer builds on this module's Result
 
         return smt_verify(model, centre, prop, solver=solver, timeout=timeout)
+    if method == "bab":
+        return _bab(model, centre, prop, reference, size, deadline, t0, details)
     if method == "auto":
         return _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, solver)
     return _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
@@ -251,6 +254,30 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
                 "centre_sha256": raster_sha256(centre),
                 "property": prop.to_dict(), "region_size": size, "rasters_checked": checked,
                 "reference_decision": reference}
+    return Result("verified", method, elapsed(), evidence=evidence, details=details)
+
+
+def _bab(model, centre, prop, reference, size, deadline, t0, details, method: str = "bab") -> Result:
+    """Branch and bound over the region's input bits, step by step (:mod:`verisnn.bab`)."""
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+    if not isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)):
+        return Result("unknown", method, elapsed(), reason=f"the bab method walks flips, deletions, insertions and "
+                      f"any regions, not {type(prop.region).__name__}", details=details)
+    search = Search(model, prop, centre, reference)
+    outcome, witness = search.run(deadline)
+    details = {**details, **search.record()}
+    if outcome == "falsified":
+        return report_witness(model, prop, centre, witness, reference, method, elapsed(), details)
+    covered = search.simulated + search.pruned
+    if outcome == "timeout":
+        return Result("unknown", method, elapsed(), reason=f"timeout after {deadline - t0} s ({covered} of {size} "
+                      f"rasters covered)", details=details)
+    if covered != size:  # the walk and the count disagree: never claim a proof on it
+        return Result("error", method, elapsed(), reason=f"internal: the search covered {covered} rasters, "
+                      f"the region has {size}", details=details)
+    evidence = {"method": "bab", "model_sha256": model_hash(model), "centre_sha256": raster_sha256(centre),
+                "property": prop.to_dict(), "region_size": size, "reference_decision": reference,
+                **search.record()}
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
 
 
