@@ -8,11 +8,17 @@ witness (:func:`verisnn.verify.violations`). Finding nothing proves nothing.
   (bit flip, deletion or insertion allowed by the region and its remaining budget)
   that most reduces the condition's :func:`margin`, all candidates of a step
   simulated as one batch, keeping a small beam;
-* :func:`random_search` — uniform random members of the region, in batches.
+* :func:`random_search` — uniform random members of the region, in batches;
+* :func:`gradient_search` — the model run as a float network with surrogate
+  spike gradients (:class:`verisnn.torch_sim.SpikingNetwork`, training mode) gives,
+  for every changeable bit, the first-order change of a soft margin if it flipped; the
+  most promising bits are then combined and *simulated exactly*, in rounds from the
+  best raster found so far.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -108,4 +114,84 @@ def random_search(model: Model, prop: Property, centre: np.ndarray, violates, sa
         bad = violates(rasters)
         if bad.any():
             return rasters[int(np.argmax(bad))]
+    return None
+
+
+def _soft_margin(model: Model, prop: Property, reference: int | None):
+    """A differentiable version of :func:`margin` over the torch network's ``[B, T, n]``
+    layer outputs (lower = closer to violating), or None where there is none."""
+    c = prop.condition
+    last_fires = model.layers[-1].neuron.fires
+    if isinstance(c, (Robust, DecidedBy)) and model.readout.type == "spike_count" and reference is not None \
+            and last_fires and model.layers[-1].out_size > 1:
+        steps = c.k if isinstance(c, DecidedBy) else model.time_steps
+
+        def robust(outs):
+            counts = outs[-1][:, :steps].sum(dim=1)
+            others = torch_cat_without(counts, reference)
+            return counts[:, reference] - others.max(dim=1).values
+        return robust
+    if isinstance(c, SpikesAtMost):
+        return lambda outs: -sum(o.sum(dim=(1, 2)) for o, layer in zip(outs, model.layers) if layer.neuron.fires)
+    if isinstance(c, NeverFires):
+        return lambda outs: -outs[c.layer][:, :, c.neuron].sum(dim=1)
+    if isinstance(c, FirstSpikeBy) and last_fires:
+        return lambda outs: outs[-1][:, : c.k].sum(dim=(1, 2))
+    return None
+
+
+def torch_cat_without(x, j: int):
+    """Columns of ``x`` other than ``j``."""
+    import torch
+
+    return torch.cat([x[:, :j], x[:, j + 1:]], dim=1)
+
+
+def gradient_search(model: Model, prop: Property, centre: np.ndarray, reference: int | None, violates,
+                    top: int = 12, rounds: int = 4, deadline: float | None = None) -> np.ndarray | None:
+    """Surrogate-gradient-guided search: each round takes the gradient of the soft margin
+    at the best raster so far, keeps the ``top`` bits whose flip the gradient predicts to
+    lower it most, simulates every combination of them within the remaining budget exactly
+    and moves to the best; returns a raster that ``violates`` confirms, or None."""
+    budget = _budget(prop.region)
+    objective = _soft_margin(model, prop, reference)
+    if not budget or objective is None:
+        return None
+    import torch
+
+    from .torch_sim import SpikingNetwork
+
+    net = SpikingNetwork.from_model(model).train()  # surrogate gradients through every spike
+    pos = changeable_positions(prop.region, centre)
+    flat_centre = centre.reshape(-1)
+    best = flat_centre.copy()
+    for _ in range(rounds):
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
+        left = budget - int(np.count_nonzero(best != flat_centre))
+        x = torch.tensor(best.reshape(1, *centre.shape), dtype=torch.float64, requires_grad=True)
+        objective(net(x, exact=False)).sum().backward()
+        grad = x.grad.numpy().reshape(-1)
+        gain = grad[pos] * (1 - 2 * best[pos].astype(np.float64))  # predicted change if the bit flips
+        # a bit flipped back towards the centre frees budget, so it is always allowed
+        allowed = (best[pos] != flat_centre[pos]) | (left > 0)
+        order = [p for p in np.argsort(gain, kind="stable") if allowed[p]][:top]
+        cand = pos[np.array(order, dtype=np.int64)]
+        rows = [best]
+        for j in range(1, min(max(left, 1), cand.size) + 1):
+            for subset in itertools.combinations(cand, j):
+                r = best.copy()
+                r[list(subset)] ^= 1
+                rows.append(r)
+        rows = np.array(rows)
+        rows = rows[np.count_nonzero(rows != flat_centre, axis=1) <= budget]
+        rasters = rows.reshape(-1, *centre.shape)
+        res = simulate(model, rasters)
+        bad = violates(rasters, res)
+        if bad.any():
+            return rasters[int(np.argmax(bad))]
+        nxt = rows[int(np.argmin(margin(model, prop, res, reference)))]
+        if np.array_equal(nxt, best):
+            return None
+        best = nxt
     return None
