@@ -177,11 +177,25 @@ def test_auto_falsifies_by_search_beyond_the_enumeration_limit():
     assert int(np.count_nonzero(result.witness != centre)) <= 4
 
 
-def test_intensity_regions_are_unknown_not_an_error():
+def test_intensity_regions_are_decided_through_the_encoder():
+    from verisnn.intensity import intensity_region
     from verisnn.properties import Intensity
 
     tiny = _tiny_model()
     model = Model(time_steps=4, input=InputSpec(2, encoding={"type": "rate", "time_steps": 4, "lo": 0.0, "hi": 1.0}),
                   layers=tiny.layers, readout=tiny.readout)
-    result = verify(model, np.zeros((4, 2), dtype=np.int8), Property(Intensity(0.1), Robust()))
+    x = np.array([0.9, 0.2])
+    for eps, expected in ((0.05, "verified"), (0.6, "falsified")):
+        region = intensity_region(model, x, eps)
+        truth = any(simulate(model, r).prediction[0] != simulate(model, region.centre_raster).prediction[0]
+                    for batch in region.iter_batches(64) for r in batch)
+        assert truth == (expected == "falsified")
+        result = verify(model, x, Property(Intensity(eps), Robust()))
+        assert result.verdict == expected, result.reason
+        if expected == "falsified":
+            analog = np.array(result.details["analog_witness"])
+            assert np.abs(analog - x).max() <= eps and region.contains(result.witness)
+        else:
+            assert result.evidence["region_size"] == region.size
+    result = verify(model, x, Property(Intensity(0.6), Robust()), method="smt")
     assert result.verdict == "unknown" and "intensity" in result.reason

@@ -410,7 +410,10 @@ def cmd_verify(args) -> tuple[dict, str]:
     lines = [f"{result.verdict}   ({result.method}, {result.time_s:.3f} s)"]
     if result.reason:
         lines.append(f"reason     {result.reason}")
-    if result.witness is not None:
+    if result.witness is not None and "analog_witness" in result.details:
+        lines.append("witness    the encoding of an analog input inside the ball (`analog_witness` in --json); "
+                     "replayed by the reference simulator")
+    elif result.witness is not None:
         flips = np.argwhere(result.witness != raster.reshape(result.witness.shape))
         lines.append(f"witness    differs from the input at (t, channel) {flips.tolist()[:12]}"
                      f"{' ...' if len(flips) > 12 else ''}; replayed by the reference simulator")

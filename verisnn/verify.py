@@ -39,7 +39,7 @@ from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Flips, In
 from .readout import decide
 from .bab import Search
 from .bounds import bounds_verify
-from .falsify import greedy_search, random_search
+from .falsify import gradient_search, greedy_search, random_search
 from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
@@ -47,6 +47,7 @@ METHODS = ("auto", "enumerate", "bab", "bounds", "smt")
 DEFAULT_MAX_REGION = 5_000_000
 DEFAULT_BATCH = 2048
 SEARCH_FIRST_ABOVE = 200_000  # regions with more rasters get falsification search before anything exhaustive
+BAB_MAX_REGION = 10**9  # regions with more rasters than this go past the step-by-step tree (it cannot finish)
 SMT_MAX_TERMS = 500_000  # synapses x steps beyond which auto does not try the SMT encoding (it cannot finish)
 
 
@@ -194,6 +195,9 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
     try:
         if method not in METHODS:
             raise VerisnnError(f"unknown method {method!r}; available: {', '.join(METHODS)}", "method")
+        if isinstance(prop.region, Intensity):  # the centre is an analog input, not a raster
+            check_against_model(prop, model)
+            return _intensity(model, centre, prop, method, timeout, max_region, batch, t0)
         arr, batched = check_raster(model, centre)
         if batched:
             raise VerisnnError("verify takes one centre raster [T, n], not a batch", "input")
@@ -201,9 +205,6 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
         check_against_model(prop, model)
     except VerisnnError as e:
         return Result("error", method, elapsed(), reason=str(e))
-    if isinstance(prop.region, Intensity):  # a valid property no method decides yet
-        return Result("unknown", method, elapsed(), reason="no method decides intensity regions yet (they need "
-                      "a symbolic path through the input encoder)")
     try:
         size = region_size(prop.region, centre)
     except PropertyError as e:  # a jitter region too large even to count: far past any enumeration limit
@@ -294,7 +295,9 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     if size > min(SEARCH_FIRST_ABOVE, max_region):
         for stage, search in (("greedy", lambda: greedy_search(model, prop, centre, reference, violates,
                                                                 deadline=deadline)),
-                              ("random", lambda: random_search(model, prop, centre, violates, deadline=deadline))):
+                              ("random", lambda: random_search(model, prop, centre, violates, deadline=deadline)),
+                              ("gradient", lambda: gradient_search(model, prop, centre, reference, violates,
+                                                                   deadline=deadline))):
             witness = search()
             if witness is not None:
                 return report_witness(model, prop, centre, witness, reference, "auto", elapsed(),
@@ -303,7 +306,13 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     if proved is not None:
         proved.details["stage"] = "bounds"
         return proved
-    if size <= max_region:
+    if isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)) and size <= BAB_MAX_REGION:
+        # the step-by-step tree: at least as fast as enumerating, and it prunes settled prefixes
+        result = _bab(model, centre, prop, reference, size, deadline, t0, details, "auto")
+        result.details["stage"] = "bab"
+        if result.verdict != "unknown" or size <= max_region:
+            return result
+    elif size <= max_region:
         result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
                             "auto")
         result.details["stage"] = "enumerate"
@@ -354,3 +363,65 @@ def report_witness(model: Model, prop: Property, centre: np.ndarray, witness: np
     if not violations(model, prop, witness[None], reference)[0]:
         return Result("error", method, t, reason="internal: a counterexample did not replay", details=details)
     return Result("falsified", method, t, witness=witness.astype(np.int8), details={**details, "replayed": True})
+
+
+def _intensity(model: Model, x: Any, prop: Property, method: str, timeout: float | None, max_region: int,
+               batch: int, t0: float) -> Result:
+    """An ``intensity`` region: the exact set of rasters the encoder makes of the L∞ ball
+    (:mod:`verisnn.intensity`), enumerated, or sampled when it is too large; witnesses
+    carry an analog input inside the ball that encodes to them."""
+    from .intensity import IntensityLimit, intensity_region
+
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+    try:
+        region = intensity_region(model, x, prop.region)
+    except IntensityLimit as e:
+        return Result("unknown", method, elapsed(), reason=str(e))
+    except VerisnnError as e:
+        return Result("error", method, elapsed(), reason=str(e))
+    if method not in ("auto", "enumerate"):
+        return Result("unknown", method, elapsed(), reason=f"the {method} method works on raster regions; "
+                      "intensity regions are decided by enumerate and auto")
+    centre = region.centre_raster
+    reference = int(simulate(model, centre).prediction[0])
+    reference = None if reference < 0 else reference
+    details = {"region_size": region.size, "reference_decision": reference, "region": region.summary()}
+    deadline = None if timeout is None else t0 + timeout
+
+    def witness_result(w: np.ndarray) -> Result:
+        if not region.contains(w) or not violations(model, prop, w[None], reference)[0]:
+            return Result("error", method, elapsed(), reason="internal: a counterexample outside the region or "
+                          "not replayed", details=details)
+        return Result("falsified", method, elapsed(), witness=w.astype(np.int8),
+                      details={**details, "replayed": True, "analog_witness": region.analog_witness(w).tolist()})
+
+    if isinstance(prop.condition, Robust) and reference is None:
+        return witness_result(centre)
+    if region.size > max_region:
+        if method == "auto":  # falsification by sampling the region
+            rng = np.random.default_rng(0)
+            while deadline is None or time.perf_counter() < deadline:
+                sample = region.sample(rng, batch)
+                bad = violations(model, prop, sample, reference)
+                if bad.any():
+                    return witness_result(sample[int(np.argmax(bad))])
+                if deadline is None:
+                    break
+        return Result("unknown", method, elapsed(), reason=f"region has {region.size} rasters, more than the "
+                      f"enumeration limit {max_region}", details=details)
+    checked = 0
+    for rasters in region.iter_batches(batch):
+        if deadline is not None and time.perf_counter() > deadline:
+            return Result("unknown", method, elapsed(), reason=f"timeout after {timeout} s ({checked} of "
+                          f"{region.size} rasters checked)", details=details)
+        bad = violations(model, prop, rasters, reference)
+        checked += len(rasters)
+        if bad.any():
+            return witness_result(rasters[int(np.argmax(bad))])
+    if checked != region.size:
+        return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, the region "
+                      f"has {region.size}", details=details)
+    evidence = {"method": "enumerate", "model_sha256": model_hash(model), "centre_sha256": raster_sha256(centre),
+                "analog_centre": np.asarray(x, dtype=np.float64).tolist(), "property": prop.to_dict(),
+                "region_size": region.size, "rasters_checked": checked, "reference_decision": reference}
+    return Result("verified", method, elapsed(), evidence=evidence, details=details)
