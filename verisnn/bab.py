@@ -208,7 +208,7 @@ class Search:
 
     def children(self, f: Frontier) -> Iterator[Frontier]:
         """Every child of every node in ``f``, in batches of at most ``chunk``."""
-        t, channels = f.t, self.step_channels[f.t]
+        channels = self.step_channels[f.t]
         left = self.k - f.used
         for j in range(min(int(left.max()), channels.size) + 1):
             eligible = np.flatnonzero(left >= j)
