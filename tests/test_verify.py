@@ -86,10 +86,10 @@ def test_methods_agree_with_brute_force(data):
     bad = [r for r in members if _violates(model, cond, r, reference)]
     methods = ["enumerate", "auto", "bounds"]
     if not isinstance(region, Jitter):
-        methods += ["smt", "auto-via-smt", "bab"]
+        methods += ["smt", "auto-via-cpsat", "bab", "cpsat"]
     method = data.draw(st.sampled_from(methods))
-    if method == "auto-via-smt":  # a region "too large to enumerate": auto's SMT stage decides
-        result = verify(model, centre, prop, method="auto", max_region=0)
+    if method == "auto-via-cpsat":  # a region "too large to enumerate": auto's solver stage decides
+        result = verify(model, centre, prop, method="auto", max_region=0, bab_max_region=0)
     else:
         result = verify(model, centre, prop, method=method)
     if method == "bounds":  # bounds only prove: verified only where nothing is bad, else unknown

@@ -9,13 +9,14 @@ Every answer is a :class:`Result` with exactly one verdict:
 * ``unknown`` — a limit was reached (time, region size); ``reason`` says which;
 * ``error`` — the model, the input or the property cannot be used; ``reason`` says why.
 
-Methods so far: ``enumerate`` (vectorised exhaustive simulation of every raster in
-the region, batched through the exact simulator) and ``auto`` (the centre, then
-falsification by greedy and random search, then enumeration when the region is
-small enough), ``bounds`` (sound interval bound propagation over the region, which
-can only prove), ``smt`` (the unrolled network in linear integer arithmetic through
-pysmt, :mod:`verisnn.encodings.smt`). ``auto`` tries the bounds before enumerating,
-and SMT where the region is too large to enumerate.
+Methods: ``enumerate`` (vectorised exhaustive simulation of every raster in the region,
+batched through the exact simulator), ``bab`` (branch and bound over the input bits step
+by step, :mod:`verisnn.bab`), ``bounds`` (sound interval bound propagation, which can
+only prove), ``smt`` (the unrolled network through pysmt, :mod:`verisnn.encodings.smt`),
+``cpsat`` (the unrolled network as a CP-SAT model constrained by the bounds,
+:mod:`verisnn.encodings.cpsat`) and ``auto``: the centre; falsification (greedy, random
+and surrogate-gradient search) for large regions; the bounds; the ``bab`` tree (or
+enumeration for jitter regions); CP-SAT with the time that is left.
 """
 
 from __future__ import annotations
@@ -43,12 +44,12 @@ from .falsify import gradient_search, greedy_search, random_search
 from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
-METHODS = ("auto", "enumerate", "bab", "bounds", "smt")
+METHODS = ("auto", "enumerate", "bab", "bounds", "smt", "cpsat")
 DEFAULT_MAX_REGION = 5_000_000
 DEFAULT_BATCH = 2048
 SEARCH_FIRST_ABOVE = 200_000  # regions with more rasters get falsification search before anything exhaustive
 BAB_MAX_REGION = 10**9  # regions with more rasters than this go past the step-by-step tree (it cannot finish)
-SMT_MAX_TERMS = 500_000  # synapses x steps beyond which auto does not try the SMT encoding (it cannot finish)
+SMT_MAX_TERMS = 500_000  # synapses x steps beyond which auto does not try a solver encoding (it cannot finish)
 
 
 @dataclass
@@ -188,8 +189,13 @@ def raster_sha256(a: np.ndarray) -> str:
 
 
 def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", timeout: float | None = None,
-           max_region: int = DEFAULT_MAX_REGION, batch: int = DEFAULT_BATCH, solver: str = "z3") -> Result:
-    """Decide ``prop`` on ``model`` around the ``[T, n]`` raster ``centre``."""
+           max_region: int = DEFAULT_MAX_REGION, batch: int = DEFAULT_BATCH, solver: str = "z3",
+           bab_max_region: int = BAB_MAX_REGION) -> Result:
+    """Decide ``prop`` on ``model`` around the ``[T, n]`` raster ``centre``.
+
+    ``max_region`` / ``bab_max_region``: the largest regions ``auto`` walks by enumeration /
+    by the step-by-step tree before turning to a solver; ``solver``: the pysmt solver of
+    the ``smt`` method."""
     t0 = time.perf_counter()
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     try:
@@ -224,10 +230,14 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
         from .encodings.smt import smt_verify  # the SMT layer builds on this module's Result
 
         return smt_verify(model, centre, prop, solver=solver, timeout=timeout)
+    if method == "cpsat":
+        from .encodings.cpsat import cpsat_verify
+
+        return cpsat_verify(model, centre, prop, timeout=timeout)
     if method == "bab":
         return _bab(model, centre, prop, reference, size, deadline, t0, details)
     if method == "auto":
-        return _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, solver)
+        return _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, bab_max_region)
     return _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
 
 
@@ -282,7 +292,7 @@ def _bab(model, centre, prop, reference, size, deadline, t0, details, method: st
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
 
 
-def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, solver) -> Result:
+def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, bab_max_region) -> Result:
     """Cheapest first: the centre, then falsification (greedy beam, random sampling),
     then interval bounds, then exhaustive enumeration when the region is small enough,
     else the SMT encoding with the time that is left."""
@@ -306,7 +316,7 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     if proved is not None:
         proved.details["stage"] = "bounds"
         return proved
-    if isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)) and size <= BAB_MAX_REGION:
+    if isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)) and size <= bab_max_region:
         # the step-by-step tree: at least as fast as enumerating, and it prunes settled prefixes
         result = _bab(model, centre, prop, reference, size, deadline, t0, details, "auto")
         result.details["stage"] = "bab"
@@ -323,18 +333,20 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     terms = model.time_steps * sum(int(np.count_nonzero(layer.dense_weight())) for layer in model.layers)
     if terms > SMT_MAX_TERMS:
         return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
-                      f"limit {max_region}, and the model ({terms} synapse-steps) is beyond what the SMT "
-                      f"encoding decides (limit {SMT_MAX_TERMS})", details=details)
-    from .encodings.smt import smt_verify
-
+                      f"limit {max_region}, and the model ({terms} synapse-steps) is beyond what the solver "
+                      f"encodings decide (limit {SMT_MAX_TERMS})", details=details)
     remaining = None if deadline is None else deadline - time.perf_counter()
     if remaining is not None and remaining <= 0:
         return Result("unknown", "auto", elapsed(), reason=f"timeout after {deadline - t0} s (falsification "
                       f"search found nothing; the region is too large to enumerate)", details=details)
-    result = smt_verify(model, centre, prop, solver=solver, timeout=remaining)
+    # the last resort, a solver over the whole unrolled network: CP-SAT, which decides digits
+    # queries that z3 does not (docs/benchmarks.md)
+    from .encodings.cpsat import cpsat_verify
+
+    result, stage = cpsat_verify(model, centre, prop, timeout=remaining), "cpsat"
     result.method = "auto"
     result.time_s = elapsed()
-    result.details = {**details, **result.details, "stage": "smt"}
+    result.details = {**details, **result.details, "stage": stage}
     return result
 
 
