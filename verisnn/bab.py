@@ -85,8 +85,9 @@ class FlippedRows:
     """A batch of input rows, each the centre's row with a few channels flipped: what
     :class:`DeltaProduct` multiplies without forming the rows."""
 
-    def __init__(self, row: np.ndarray, channels: np.ndarray):
-        self.row, self.channels = row, channels  # [n], [B, j]
+    def __init__(self, row: np.ndarray, channels: np.ndarray, grid: bool = False):
+        self.row, self.channels = row, channels  # [n], [C, j]
+        self.grid = grid  # the product as [1, C, out], broadcast over a batch of parents
 
 
 class DeltaProduct:
@@ -103,10 +104,11 @@ class DeltaProduct:
             return self.exact(x)
         base = self.exact(x.row[None])[0]
         out = np.repeat(base[None], len(x.channels), axis=0)
-        for ch in x.channels.T:  # one flipped channel of every row at a time
-            on = (x.row[ch] == 0)[:, None]
-            out += np.where(on, self.w_t[ch], -self.w_t[ch])
-        return out
+        if x.channels.shape[1]:
+            signed = self.w_t * (1 - 2 * x.row.astype(self.w_t.dtype))[:, None]  # each channel's change
+            for ch in x.channels.T:  # one flipped channel of every row at a time
+                out += signed[ch]
+        return out[None] if x.grid else out
 
 
 def _take(tree, idx: np.ndarray):
@@ -117,6 +119,22 @@ def _take(tree, idx: np.ndarray):
         items = [_take(x, idx) for x in tree]
         return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
     return tree  # a scalar shared by the whole batch
+
+
+def _map(fn, tree):
+    """Apply ``fn`` to every array of a (nested) state."""
+    if isinstance(tree, np.ndarray):
+        return fn(tree)
+    if isinstance(tree, tuple):
+        items = [_map(fn, x) for x in tree]
+        return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
+    return tree
+
+
+def _grid_rows(a: np.ndarray, P: int, C: int) -> np.ndarray:
+    """A value over the [P, C] grid of (parent, subset) pairs (possibly broadcast along
+    either) as one row per child, children of one parent adjacent."""
+    return np.broadcast_to(a, (P, C) + a.shape[2:]).reshape(P * C, *a.shape[2:])
 
 
 def _as_intervals(tree):
@@ -216,23 +234,30 @@ class Search:
                 per = max(1, self.chunk // len(subsets))
                 for s in range(0, eligible.size, per):
                     parents = eligible[s: s + per]
-                    yield self._child(f, np.repeat(parents, len(subsets)),
-                                      np.tile(subsets, (parents.size, 1)), channels, j)
+                    yield self._child(f, parents, subsets, channels, j)
 
-    def _child(self, f: Frontier, parent: np.ndarray, subset: np.ndarray, channels: np.ndarray, j: int) -> Frontier:
-        t, rows = f.t, np.arange(parent.size)[:, None]
-        if self.delta:
-            x = FlippedRows(self.centre[t], channels[subset])
+    def _child(self, f: Frontier, parents: np.ndarray, subsets: np.ndarray, channels: np.ndarray, j: int) -> Frontier:
+        """The children flipping each of ``subsets`` ([C, j]) at step ``t``, of each node in
+        ``parents`` ([P]): one step of the network over a [P, C] grid, by broadcasting the
+        parents' states ([P, 1, n]) against the step's inputs ([1, C, n])."""
+        t, P, C = f.t, parents.size, len(subsets)
+        if self.delta:  # the first layer's input is the same for every parent
+            x = FlippedRows(self.centre[t], channels[subsets], grid=True)
         else:
-            x = np.repeat(self.centre[t][None], parent.size, axis=0)
-            x[rows, channels[subset]] ^= 1
-        state, outs = semantics.network_step(self.ops, self.model, self.params, _take(f.state, parent), x)
-        outs = [np.asarray(o) for o in outs]
+            x = np.repeat(self.centre[t][None], C, axis=0)
+            x[np.arange(C)[:, None], channels[subsets]] ^= 1
+            x = x[None]
+        state = _map(lambda a: a[:, None], _take(f.state, parents))
+        state, outs = semantics.network_step(self.ops, self.model, self.params, state, x)
+        state = _map(lambda a: _grid_rows(a, P, C), state)
+        outs = [_grid_rows(np.asarray(o), P, C) for o in outs]
+        parent = np.repeat(parents, C)
         last = np.concatenate([f.last[:, parent], outs[-1][None].astype(f.last.dtype, copy=False)])
         flips = f.flips[parent]
         used = f.used[parent]
         if j:
-            flips[rows, used[:, None] + np.arange(j)] = t * self.n + channels[subset]
+            rows = np.arange(parent.size)[:, None]
+            flips[rows, used[:, None] + np.arange(j)] = t * self.n + np.tile(channels[subsets], (P, 1))
         return Frontier(t + 1, state, last, outs, f, parent, flips, used + j)
 
     def suffix(self, f: Frontier) -> Interval:
