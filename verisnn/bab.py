@@ -40,7 +40,7 @@ from .bounds import BudgetedMatrix, Interval, IntervalMatrix, IntervalOps, inter
 from .model import Model
 from .properties import AnyInput, DecidedBy, FirstSpikeBy, Property, Robust, changeable_positions
 from .semantics import NetworkState
-from .simulator import _plan, sim_result
+from .simulator import _plan, expect_products, sim_result
 
 DEFAULT_CHUNK = 16384  # children simulated in one batch
 
@@ -186,7 +186,7 @@ class Search:
     """The tree over one region around one centre (see the module docstring)."""
 
     def __init__(self, model: Model, prop: Property, centre: np.ndarray, reference: int | None,
-                 chunk: int = DEFAULT_CHUNK, lookahead: int = 1):
+                 chunk: int = DEFAULT_CHUNK, lookahead: int = 0):
         self.lookahead = lookahead
         self.model, self.prop, self.reference, self.chunk = model, prop, reference, chunk
         self.centre = np.asarray(centre, dtype=np.int8)
@@ -207,6 +207,9 @@ class Search:
         self.simulated = 0  # leaves: rasters simulated to the end
         self.pruned = 0  # rasters under pruned nodes
         self.pruned_nodes = [0] * (self.T + 1)
+        # the work ahead, at most: every raster of the region through every layer, every step
+        expect_products(self.completions(0, self.k) * self.T * sum(layer.out_size * layer.in_size
+                                                                     for layer in model.layers))
 
     # ------------------------------------------------------------ counting
 

@@ -61,6 +61,14 @@ def _int8_kernel():
         return None
 
 
+def expect_products(macs: int) -> None:
+    """Announce about ``macs`` multiply-adds of work to come: when that is enough to pay for
+    importing torch (about 2 s), load its int8 kernel now so that every large product
+    from here on uses it."""
+    if macs >= _INT8_IMPORT_MACS:
+        _int8_kernel()
+
+
 class ExactMatrix:
     """An integer matrix applied to 0/1 vectors by the cheapest exact method; results in
     ``out_dtype``.
