@@ -199,3 +199,25 @@ def test_intensity_regions_are_decided_through_the_encoder():
             assert result.evidence["region_size"] == region.size
     result = verify(model, x, Property(Intensity(0.6), Robust()), method="smt")
     assert result.verdict == "unknown" and "intensity" in result.reason
+
+
+def test_cli_verify_intensity_takes_an_analog_input(tmp_path):
+    tiny = _tiny_model()
+    model = Model(time_steps=4, input=InputSpec(2, encoding={"type": "rate", "time_steps": 4, "lo": 0.0, "hi": 1.0}),
+                  layers=tiny.layers, readout=tiny.readout)
+    save_model(model, tmp_path / "m.snn.json")
+    np.save(tmp_path / "x.npy", np.array([0.9, 0.2]))
+    (tmp_path / "p.json").write_text(json.dumps({"region": {"intensity": 0.6}, "condition": "robust"}))
+    proc = subprocess.run([sys.executable, "-m", "verisnn", "verify", str(tmp_path / "m.snn.json"), "--input",
+                           str(tmp_path / "x.npy"), "--property", str(tmp_path / "p.json"), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["verdict"] == "falsified" and answer["replayed"] is True
+    analog = np.array(answer["analog_witness"])
+    assert np.abs(analog - [0.9, 0.2]).max() <= 0.6
+    from verisnn.encoders import encoder_from_model
+
+    centre = encoder_from_model(model).encode(np.array([0.9, 0.2]), batched=False)
+    assert np.array_equal(encoder_from_model(model).encode(analog, batched=False), answer["witness"])
+    assert simulate(model, np.array(answer["witness"])).prediction[0] != simulate(model, centre).prediction[0]
