@@ -221,3 +221,18 @@ def test_cli_verify_intensity_takes_an_analog_input(tmp_path):
     centre = encoder_from_model(model).encode(np.array([0.9, 0.2]), batched=False)
     assert np.array_equal(encoder_from_model(model).encode(analog, batched=False), answer["witness"])
     assert simulate(model, np.array(answer["witness"])).prediction[0] != simulate(model, centre).prediction[0]
+
+
+def test_cli_verify_smt_logic_and_solver(tmp_path):
+    model = _tiny_model()
+    save_model(model, tmp_path / "m.snn.json")
+    np.save(tmp_path / "x.npy", np.array([[1, 0], [1, 0], [1, 0], [1, 0]], dtype=np.int8))
+    (tmp_path / "p.json").write_text(json.dumps({"region": {"flips": 1}, "condition": "robust"}))
+    for extra in (["--smt-logic", "bv"], ["--solver", "z3-native"], ["--solver", "cvc5", "--smt-logic", "bv"]):
+        proc = subprocess.run([sys.executable, "-m", "verisnn", "verify", str(tmp_path / "m.snn.json"), "--input",
+                               str(tmp_path / "x.npy"), "--property", str(tmp_path / "p.json"), "--method", "smt",
+                               "--json", *extra], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        answer = json.loads(proc.stdout)
+        assert answer["verdict"] == "verified" and answer["evidence"]["logic"] == (
+            "QF_BV" if "bv" in extra else "QF_LIA")

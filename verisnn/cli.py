@@ -401,7 +401,8 @@ def cmd_verify(args) -> tuple[dict, str]:
     model = load_model_arg(args.model)
     raster = load_npy(args.input, "--input")
     prop = load_property(existing_file(args.property, "--property"))
-    result = verify(model, raster, prop, method=args.method, timeout=args.timeout, solver=args.solver)
+    result = verify(model, raster, prop, method=args.method, timeout=args.timeout, solver=args.solver,
+                    logic=args.smt_logic)
     if result.verdict == "error":
         if (result.reason or "").startswith("internal"):
             raise RuntimeError(result.reason)
@@ -487,7 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--property", required=True, metavar="PROP.yaml", help="property file (YAML or JSON)")
     p.add_argument("--method", choices=METHODS, default=METHODS[0], help=f"decision method (default {METHODS[0]})")
     p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds: unknown")
-    p.add_argument("--solver", default="z3", help="pysmt solver for the SMT stages (default z3)")
+    p.add_argument("--solver", default="z3", help="solver of the smt method: z3, cvc5 (through pysmt) or z3-native "
+                   "(z3's own API) (default z3)")
+    p.add_argument("--smt-logic", choices=("lia", "bv"), default="lia",
+                   help="the smt method's encoding: linear integer arithmetic or bit-vectors (default lia)")
 
     p = add("info", cmd_info, "summarize a model: hash, input, layers, readout, provenance")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")

@@ -12,7 +12,8 @@ Every answer is a :class:`Result` with exactly one verdict:
 Methods: ``enumerate`` (vectorised exhaustive simulation of every raster in the region,
 batched through the exact simulator), ``bab`` (branch and bound over the input bits step
 by step, :mod:`verisnn.bab`), ``bounds`` (sound interval bound propagation, which can
-only prove), ``smt`` (the unrolled network through pysmt, :mod:`verisnn.encodings.smt`),
+only prove), ``smt`` (the unrolled network in linear integer arithmetic or bit-vectors, through pysmt
+or z3's own API, :mod:`verisnn.encodings.smt`),
 ``cpsat`` (the unrolled network as a CP-SAT model constrained by the bounds,
 :mod:`verisnn.encodings.cpsat`) and ``auto``: the centre; falsification (greedy, random
 and surrogate-gradient search) for large regions; the bounds; the ``bab`` tree (or
@@ -190,12 +191,12 @@ def raster_sha256(a: np.ndarray) -> str:
 
 def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", timeout: float | None = None,
            max_region: int = DEFAULT_MAX_REGION, batch: int = DEFAULT_BATCH, solver: str = "z3",
-           bab_max_region: int = BAB_MAX_REGION) -> Result:
+           logic: str = "lia", bab_max_region: int = BAB_MAX_REGION) -> Result:
     """Decide ``prop`` on ``model`` around the ``[T, n]`` raster ``centre``.
 
     ``max_region`` / ``bab_max_region``: the largest regions ``auto`` walks by enumeration /
-    by the step-by-step tree before turning to a solver; ``solver``: the pysmt solver of
-    the ``smt`` method."""
+    by the step-by-step tree before turning to a solver; ``solver`` (``z3``, ``cvc5``,
+    ``z3-native``, any pysmt solver) and ``logic`` (``lia`` or ``bv``): the ``smt`` method's."""
     t0 = time.perf_counter()
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     try:
@@ -229,7 +230,7 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
     if method == "smt":
         from .encodings.smt import smt_verify  # the SMT layer builds on this module's Result
 
-        return smt_verify(model, centre, prop, solver=solver, timeout=timeout)
+        return smt_verify(model, centre, prop, solver=solver, timeout=timeout, logic=logic)
     if method == "cpsat":
         from .encodings.cpsat import cpsat_verify
 
