@@ -4,7 +4,6 @@ differentially against brute force over the whole input space of tiny models."""
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 from hypothesis import given, settings

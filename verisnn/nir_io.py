@@ -693,10 +693,10 @@ def import_nir(source: str | Path | nir.NIRGraph, *, dt: float, scale: float, ti
     if name is None:
         name = gmeta.get("name") if isinstance(gmeta.get("name"), str) else Path(origin).stem if origin else "nir_model"
 
-    notes.append(f"spike test: NIR fires when v > v_threshold; with x = v_threshold·scale and an integer "
-                 f"membrane u, u > x ⇔ u > floor(x), so fire_when '>' with threshold floor(x) compares exactly "
-                 f"(a layer whose every x is a half-integer k + 0.5 becomes fire_when '>=' with threshold k + 1, "
-                 f"the same test)")
+    notes.append("spike test: NIR fires when v > v_threshold; with x = v_threshold·scale and an integer "
+                 "membrane u, u > x ⇔ u > floor(x), so fire_when '>' with threshold floor(x) compares exactly "
+                 "(a layer whose every x is a half-integer k + 0.5 becomes fire_when '>=' with threshold k + 1, "
+                 "the same test)")
     notes.append("reset: NIR resets to v_reset (0 when absent) → reset 'to_value', v_reset = round(v_reset·scale); "
                  "no refractory period")
     notes.append(f"fixed point: weights, biases and v_reset multiplied by scale = {scale:g} and rounded to the "
@@ -916,8 +916,8 @@ def _neuron_node(layer, dt: float, scale: float, out_shape: tuple[int, ...], whe
         if np.any(no_leak):
             refuse(where, f"{what}: neurons without leak (β = 1) next to leaky ones or in a {n.model} layer "
                           f"(NIR needs a finite time constant)",
-                   f"those neurons get τ = dt·2^(shift+2), which re-imports to β = 1 but leaks by 2^-(shift+2) "
-                   f"per step in a float simulator")
+                   "those neurons get τ = dt·2^(shift+2), which re-imports to β = 1 but leaks by 2^-(shift+2) "
+                   "per step in a float simulator")
         return np.where(no_leak, np.exp2(shifts + 2), 1.0 / np.where(no_leak, 1.0, 1.0 - beta))
 
     if n.fires:
