@@ -41,7 +41,8 @@ from ortools.sat.python import cp_model
 from ortools.sat.python.cp_model_helper import NotBooleanVariable
 
 from verisnn import semantics
-from verisnn.bounds import Interval, IntervalOps, changeable_bits, interval_params, region_budget
+from verisnn.bounds import Interval, IntervalOps, interval_params
+from verisnn.bounds import input_bounds as bounds_input_bounds
 from verisnn.errors import VerisnnError
 from verisnn.model import Model
 from verisnn.model_format import model_hash
@@ -591,22 +592,11 @@ def add_violation(ops: CpSatOps, model: Model, cond, raster: Sym, outputs: list[
 
 def input_bounds(region, centre: np.ndarray, step_budget: np.ndarray | None = None
                  ) -> tuple[np.ndarray, int | np.ndarray | None, Interval]:
-    """Where :func:`verisnn.bounds.propagate` starts from: the bits the region may change,
-    the budget of changes per step, and the input interval (``[0, 1]`` where a bit may
-    change, the centre's bit elsewhere); with ``step_budget`` (``[T]``, flips / deletions /
-    insertions), at most ``step_budget[t]`` changes at step ``t``."""
+    """:func:`verisnn.bounds.input_bounds` for the regions this encoding covers."""
     if not isinstance(region, (Flips, Deletions, Insertions, AnyInput)):
         raise VerisnnError(f"the cpsat method has no encoding of the region {type(region).__name__} "
                            f"(flips, deletions, insertions and any are encoded)", "region")
-    free = changeable_bits(region, centre)
-    budget = region_budget(region)
-    if step_budget is not None:
-        if budget is None:
-            raise VerisnnError("per-step budgets split flips, deletions and insertions regions only", "region")
-        budget = np.minimum(np.asarray(step_budget, dtype=np.int64), budget)
-        free = free & (budget[:, None] > 0)
-    c = np.asarray(centre, dtype=np.int64)
-    return free, budget, Interval(np.where(free, 0, c), np.where(free, 1, c))
+    return bounds_input_bounds(region, centre, step_budget)
 
 
 def region_inputs(ops: CpSatOps, region, centre: np.ndarray, step_budget: np.ndarray | None = None

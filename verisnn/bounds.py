@@ -347,6 +347,23 @@ def interval_params(model: Model, centre: np.ndarray | None = None, changeable: 
     return params
 
 
+def input_bounds(region: Region, centre: np.ndarray, step_budget: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, int | np.ndarray | None, Interval]:
+    """Where :func:`propagate` starts from: the bits the region may change, the budget of
+    changes per step, and the input interval (``[0, 1]`` where a bit may change, the
+    centre's bit elsewhere); with ``step_budget`` (``[T]``, flips / deletions / insertions),
+    at most ``step_budget[t]`` changes at step ``t``."""
+    c = np.asarray(centre, dtype=np.int64)
+    free = changeable_bits(region, c)
+    budget = region_budget(region)
+    if step_budget is not None:
+        if not isinstance(region, (Flips, Deletions, Insertions)):
+            raise VerisnnError("per-step budgets split flips, deletions and insertions regions only", "region")
+        budget = np.minimum(np.asarray(step_budget, dtype=np.int64), budget)
+        free = free & (budget[:, None] > 0)
+    return free, budget, Interval(np.where(free, 0, c), np.where(free, 1, c))
+
+
 def propagate(model: Model, centre_raster: Any, region: Region, step_budget: np.ndarray | None = None) -> Bounds:
     """Interval bounds of every layer, every step, over all rasters of ``region`` around
     the ``[T, n]`` raster ``centre_raster``; with ``step_budget`` (``[T]``, for flips,
@@ -356,16 +373,7 @@ def propagate(model: Model, centre_raster: Any, region: Region, step_budget: np.
     if batched:
         raise VerisnnError("bounds take one centre raster [T, n], not a batch", "input")
     centre = arr[0].astype(np.int64)
-    x = input_interval(region, centre)
-    free = changeable_bits(region, centre)
-    budget = region_budget(region)
-    if step_budget is not None:
-        if not isinstance(region, (Flips, Deletions, Insertions)):
-            raise VerisnnError("per-step budgets split flips, deletions and insertions regions only", "region")
-        step_budget = np.minimum(np.asarray(step_budget, dtype=np.int64), budget)
-        free = free & (step_budget[:, None] > 0)
-        x = Interval(np.where(free, 0, centre), np.where(free, 1, centre))
-        budget = step_budget
+    free, budget, x = input_bounds(region, centre, step_budget)
     ops = IntervalOps()
     params = interval_params(model, centre, free, budget)
     outputs, membranes = semantics.run_layers(ops, model, params, x, (), record_membranes=True)
@@ -512,4 +520,4 @@ def bounds_verify(model: Model, centre: Any, prop: Property, reference_decision:
 
 
 __all__ = ["BoundsReport", "Bounds", "BudgetedMatrix", "Interval", "IntervalMatrix", "IntervalOps",
-           "bounds_verify", "surely_wins", "changeable_bits", "input_interval", "propagate", "region_budget"]
+           "bounds_verify", "input_bounds", "surely_wins", "changeable_bits", "input_interval", "propagate", "region_budget"]
