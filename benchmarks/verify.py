@@ -46,8 +46,10 @@ def run(args) -> list[dict]:
     rows = []
     for study in args.studies:
         model, inputs = case_study(study)
-        queries = [(f"flips:{k} robust", Property(Flips(k), Robust())) for k in QUERIES[study]]
-        queries.append((f"flips:1 decided_by:{args.latency_k}", Property(Flips(1), DecidedBy(args.latency_k))))
+        ks = [k for k in QUERIES[study] if args.flips is None or k in args.flips]
+        queries = [(f"flips:{k} robust", Property(Flips(k), Robust())) for k in ks]
+        if not args.no_latency:
+            queries.append((f"flips:1 decided_by:{args.latency_k}", Property(Flips(1), DecidedBy(args.latency_k))))
         for label, prop in queries:
             for method in args.methods:
                 times, verdicts = [], []
@@ -79,6 +81,9 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(m for m in METHODS if m != "bounds"),
                         type=lambda s: s.split(","))
     parser.add_argument("--latency-k", type=int, default=6)
+    parser.add_argument("--flips", default=None, type=lambda s: [int(k) for k in s.split(",")],
+                        help="only these flips budgets (default: all of the study's)")
+    parser.add_argument("--no-latency", action="store_true", help="skip the decided_by query")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args()
     print(f"{args.inputs} test inputs per query (other methods: {args.baseline_inputs}), timeout {args.timeout:g} s "
