@@ -183,7 +183,11 @@ def _combinations(m: int, j: int, chunk: int) -> Iterator[np.ndarray]:
 
 
 class Search:
-    """The tree over one region around one centre (see the module docstring)."""
+    """The tree over one region around one centre (see the module docstring).
+
+    ``chunk``: children simulated per batch. ``lookahead``: steps after a node bounded by
+    :class:`verisnn.bounds.IntervalOps` from its exact state (the rest taken as any
+    spikes); 0, the default, measured cheapest on the case studies (docs/benchmarks.md)."""
 
     def __init__(self, model: Model, prop: Property, centre: np.ndarray, reference: int | None,
                  chunk: int = DEFAULT_CHUNK, lookahead: int = 0):
