@@ -242,6 +242,21 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
     return _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
 
 
+def _scan(model: Model, prop: Property, batches: Iterator[np.ndarray], reference: int | None,
+          deadline: float | None) -> tuple[np.ndarray | None, int, bool]:
+    """Check batches of rasters in turn. Returns the first violating raster (or None), how
+    many rasters were checked, and whether the deadline stopped the scan."""
+    checked = 0
+    for rasters in batches:
+        if deadline is not None and time.perf_counter() > deadline:
+            return None, checked, True
+        bad = violations(model, prop, rasters, reference)
+        checked += len(rasters)
+        if bad.any():
+            return rasters[int(np.argmax(bad))], checked, False
+    return None, checked, False
+
+
 def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
                method: str = "enumerate") -> Result:
     """Simulate every raster of the region (a vectorised exhaustive check)."""
@@ -249,16 +264,12 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
     if size > max_region:
         return Result("unknown", method, elapsed(), reason=f"region has {size} rasters, more than the "
                       f"enumeration limit {max_region}", details=details)
-    checked = 0
-    for rasters in _batches(centre, prop.region, batch):
-        if deadline is not None and time.perf_counter() > deadline:
-            return Result("unknown", method, elapsed(), reason=f"timeout after {deadline - t0} s "
-                          f"({checked} of {size} rasters checked)", details=details)
-        bad = violations(model, prop, rasters, reference)
-        checked += len(rasters)
-        if bad.any():
-            witness = rasters[int(np.argmax(bad))]
-            return report_witness(model, prop, centre, witness, reference, method, elapsed(), details)
+    witness, checked, timed_out = _scan(model, prop, _batches(centre, prop.region, batch), reference, deadline)
+    if timed_out:
+        return Result("unknown", method, elapsed(), reason=f"timeout after {deadline - t0} s "
+                      f"({checked} of {size} rasters checked)", details=details)
+    if witness is not None:
+        return report_witness(model, prop, centre, witness, reference, method, elapsed(), details)
     if checked != size:  # the enumeration and the count disagree: never claim a proof on it
         return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, "
                       f"the region has {size}", details=details)
@@ -422,15 +433,12 @@ def _intensity(model: Model, x: Any, prop: Property, method: str, timeout: float
                     break
         return Result("unknown", method, elapsed(), reason=f"region has {region.size} rasters, more than the "
                       f"enumeration limit {max_region}", details=details)
-    checked = 0
-    for rasters in region.iter_batches(batch):
-        if deadline is not None and time.perf_counter() > deadline:
-            return Result("unknown", method, elapsed(), reason=f"timeout after {timeout} s ({checked} of "
-                          f"{region.size} rasters checked)", details=details)
-        bad = violations(model, prop, rasters, reference)
-        checked += len(rasters)
-        if bad.any():
-            return witness_result(rasters[int(np.argmax(bad))])
+    witness, checked, timed_out = _scan(model, prop, region.iter_batches(batch), reference, deadline)
+    if timed_out:
+        return Result("unknown", method, elapsed(), reason=f"timeout after {timeout} s ({checked} of "
+                      f"{region.size} rasters checked)", details=details)
+    if witness is not None:
+        return witness_result(witness)
     if checked != region.size:
         return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, the region "
                       f"has {region.size}", details=details)
