@@ -130,3 +130,35 @@ def rasters(model: Model, batch: int | None = None) -> st.SearchStrategy:
     """0/1 input spikes for ``model``: ``[T, n]``, or ``[batch, T, n]`` when ``batch`` is given."""
     shape = (model.time_steps, model.input.size) if batch is None else (batch, model.time_steps, model.input.size)
     return hnp.arrays(np.int8, shape, elements=st.integers(0, 1))
+
+
+def region_members(region, centre: np.ndarray) -> np.ndarray:
+    """Every raster of a flips / deletions / insertions / any region, ``[B, T, n]``, from the
+    region's definition (docs/properties.md), independently of the engine's enumerators."""
+    import itertools
+
+    from verisnn.properties import AnyInput, Deletions, Insertions
+
+    flat = centre.reshape(-1)
+    if isinstance(region, Deletions):
+        pos = np.flatnonzero(flat == 1)
+    elif isinstance(region, Insertions):
+        pos = np.flatnonzero(flat == 0)
+    else:
+        pos = np.arange(flat.size)
+    k = len(pos) if isinstance(region, AnyInput) else region.k
+    out = []
+    for j in range(min(k, len(pos)) + 1):
+        for combo in itertools.combinations(pos, j):
+            r = flat.copy()
+            r[list(combo)] ^= 1
+            out.append(r.reshape(centre.shape))
+    return np.stack(out).astype(np.int8)
+
+
+def reference_decision(model, centre) -> int | None:
+    """The centre's decision on the reference simulator (None: no decision)."""
+    from verisnn import simulate
+
+    ref = int(simulate(model, centre).prediction[0])
+    return None if ref < 0 else ref

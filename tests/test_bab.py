@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import models, rasters
+from conftest import models, rasters, reference_decision
 from test_verify import _conditions, _in_region, _violates
 from verisnn import simulate
 from verisnn.bab import Search
@@ -18,9 +18,6 @@ from verisnn.properties import AnyInput, Deletions, Flips, Insertions, Property,
 from verisnn.verify import verify
 
 
-def _reference(model, centre):
-    ref = int(simulate(model, centre).prediction[0])
-    return None if ref < 0 else ref
 
 
 @settings(max_examples=200, deadline=None)
@@ -34,7 +31,7 @@ def test_search_agrees_with_brute_force(data):
     settles = [c for c in conds if type(c).__name__ in ("Robust", "DecidedBy", "FirstSpikeBy")]
     cond = data.draw(st.sampled_from(settles if settles and data.draw(st.booleans()) else conds))
     prop = Property(region=region, condition=cond)
-    reference = _reference(model, centre)
+    reference = reference_decision(model, centre)
     if isinstance(cond, Robust) and reference is None:
         return  # verify() answers this from the centre alone, before any method
     search = Search(model, prop, centre, reference, chunk=data.draw(st.sampled_from([1, 3, 64])),

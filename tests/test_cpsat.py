@@ -7,7 +7,6 @@ exported model must solve to the same status. Also: the bounds it is built on ar
 from __future__ import annotations
 
 import hashlib
-import itertools
 import time
 
 import numpy as np
@@ -16,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from conftest import models, neurons, rasters
+from conftest import models, neurons, rasters, reference_decision, region_members
 from hypothesis.extra import numpy as hnp
 from verisnn import semantics, simulate
 from verisnn.bounds import bounds_verify, propagate
@@ -46,9 +45,6 @@ def _conditions(model, centre) -> list:
     return conds
 
 
-def _reference(model, centre):
-    ref = int(simulate(model, centre).prediction[0])
-    return None if ref < 0 else ref
 
 
 def _check_against_enumeration(model, centre, prop, **options):
@@ -59,7 +55,7 @@ def _check_against_enumeration(model, centre, prop, **options):
     assert result.verdict == truth.verdict, (result.verdict, truth.verdict, result.details)
     if result.verdict == "falsified":
         assert result.details["replayed"] is True
-        assert violations(model, prop, result.witness[None], _reference(model, centre))[0]
+        assert violations(model, prop, result.witness[None], reference_decision(model, centre))[0]
     else:
         ev = result.evidence
         assert ev["method"] == "cpsat" and ev["status"] == "INFEASIBLE" and ev["solver"].startswith("OR-Tools")
@@ -135,19 +131,6 @@ def test_the_encoding_is_built_on_exactly_the_propagated_bounds(data):
         assert all(out.cp[i] == ref.lo[i] for i in zip(*np.nonzero(const)))
 
 
-def _members(region, centre: np.ndarray) -> np.ndarray:
-    """Every raster of a flips / deletions / insertions / any region, ``[B, T, n]``, from its definition."""
-    flat = centre.reshape(-1)
-    pos = {Deletions: np.flatnonzero(flat == 1), Insertions: np.flatnonzero(flat == 0)}.get(
-        type(region), np.arange(flat.size))
-    k = len(pos) if isinstance(region, AnyInput) else region.k
-    out = []
-    for j in range(min(k, len(pos)) + 1):
-        for combo in itertools.combinations(pos, j):
-            r = flat.copy()
-            r[list(combo)] ^= 1
-            out.append(r.reshape(centre.shape))
-    return np.stack(out).astype(np.int8)
 
 
 @settings(max_examples=80, deadline=None)
@@ -160,8 +143,8 @@ def test_a_per_step_budget_case_is_exact(data):
     region = data.draw(st.sampled_from([Flips(1), Flips(2), Flips(3), Deletions(2), Insertions(2)]))
     step_budget = data.draw(hnp.arrays(np.int64, (model.time_steps,), elements=st.integers(0, 2)))
     prop = Property(region, data.draw(st.sampled_from(_conditions(model, centre))))
-    reference = _reference(model, centre)
-    members = _members(region, centre)
+    reference = reference_decision(model, centre)
+    members = region_members(region, centre)
     inside = ((members != centre[None]).sum(axis=2) <= step_budget[None]).all(axis=1)
     bad = violations(model, prop, members[inside], reference)
     enc = encode(model, centre, prop, step_budget=step_budget)
@@ -190,7 +173,7 @@ def test_spikes_the_bounds_decide_are_constants():
     centre = (np.random.default_rng(1).random((4, 6)) < 0.5).astype(np.int8)
     prop = Property(Flips(1), SpikesAtMost(40))
     enc = encode(model, centre, prop)
-    undecided = bounds_verify(model, centre, prop, _reference(model, centre)).undecided_spikes
+    undecided = bounds_verify(model, centre, prop, reference_decision(model, centre)).undecided_spikes
     assert 0 < undecided < enc.stats["spikes"]  # the bounds decide some spikes, not all
     assert enc.stats["undecided_spikes"] == len(enc.spikes) == undecided
     assert enc.stats["fresh_variables"]["spike"] == undecided  # one Boolean per undecided spike only

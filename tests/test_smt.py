@@ -8,7 +8,6 @@ really wrap."""
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import numpy as np
@@ -18,7 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import decays, models, rasters
+from conftest import decays, models, rasters, reference_decision, region_members
 from verisnn import semantics, simulate
 from verisnn.encodings.smt import (ARITHMETICS, NATIVE_Z3, SymbolicOps, Z3Factory, encode, make_factory,
                                    parse_smtlib, region_inputs, signed_width, smt_verify, solve, symbolic_params)
@@ -31,23 +30,6 @@ from verisnn.verify import overflowed, verify, violations
 BACKENDS = [("z3", "lia"), ("z3", "bv"), (NATIVE_Z3, "lia"), (NATIVE_Z3, "bv")]
 
 
-def _members(region, centre: np.ndarray) -> np.ndarray:
-    """Every raster of the region, ``[B, T, n]``, from the region's definition."""
-    flat = centre.reshape(-1)
-    if isinstance(region, Deletions):
-        pos = np.flatnonzero(flat == 1)
-    elif isinstance(region, Insertions):
-        pos = np.flatnonzero(flat == 0)
-    else:
-        pos = np.arange(flat.size)
-    k = len(pos) if isinstance(region, AnyInput) else region.k
-    out = []
-    for j in range(min(k, len(pos)) + 1):
-        for combo in itertools.combinations(pos, j):
-            r = flat.copy()
-            r[list(combo)] ^= 1
-            out.append(r.reshape(centre.shape))
-    return np.stack(out).astype(np.int8)
 
 
 def _conditions(model) -> list:
@@ -59,14 +41,11 @@ def _conditions(model) -> list:
     return conds
 
 
-def _reference(model, centre):
-    ref = int(simulate(model, centre).prediction[0])
-    return None if ref < 0 else ref
 
 
 def _check_against_brute_force(model, centre, prop, solver: str, logic: str, round_trip: bool = True):
-    reference = _reference(model, centre)
-    members = _members(prop.region, centre)
+    reference = reference_decision(model, centre)
+    members = region_members(prop.region, centre)
     bad = violations(model, prop, members, reference)
     result = smt_verify(model, centre, prop, solver=solver, logic=logic)
     assert result.verdict in ("verified", "falsified"), result.reason
@@ -172,7 +151,7 @@ def test_wrapping_models_agree_with_brute_force(solver, logic, data):
     model = data.draw(wrapping_models())
     centre = data.draw(rasters(model))
     region = data.draw(st.sampled_from([Flips(1), Flips(2), AnyInput()]))
-    assume(overflowed(model, _members(region, centre)).any())
+    assume(overflowed(model, region_members(region, centre)).any())
     cond = data.draw(st.sampled_from([Robust(), SpikesAtMost(3), NoOverflow(), NeverFires(0, 0),
                                       FirstSpikeBy(model.time_steps - 1)]))
     _check_against_brute_force(model, centre, Property(region, cond), solver, logic, round_trip=False)
@@ -187,7 +166,7 @@ def test_decay_and_wrap_are_exact(solver, logic):
         model = Model(time_steps=4, input=InputSpec(3),
                       layers=(Dense([[5, -7, 2], [-3, 4, -6]], neuron),), readout=Readout("spike_count"))
         centre = np.array([[1, 0, 1], [0, 1, 1], [1, 1, 0], [0, 0, 1]], dtype=np.int8)
-        assert overflowed(model, _members(Flips(2), centre)).any()
+        assert overflowed(model, region_members(Flips(2), centre)).any()
         for cond in (SpikesAtMost(3), NoOverflow(), Robust()):
             _check_against_brute_force(model, centre, Property(Flips(2), cond), solver, logic)
 
