@@ -111,18 +111,9 @@ class DeltaProduct:
         return out[None] if x.grid else out
 
 
-def _take(tree, idx: np.ndarray):
-    """Index the batch dimension of every array in a (nested) state."""
-    if isinstance(tree, np.ndarray):
-        return tree[idx]
-    if isinstance(tree, tuple):
-        items = [_take(x, idx) for x in tree]
-        return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
-    return tree  # a scalar shared by the whole batch
-
-
 def _map(fn, tree):
-    """Apply ``fn`` to every array of a (nested) state."""
+    """Apply ``fn`` to every array of a (nested) state; anything else (a scalar shared by
+    the whole batch) stays as it is."""
     if isinstance(tree, np.ndarray):
         return fn(tree)
     if isinstance(tree, tuple):
@@ -131,21 +122,21 @@ def _map(fn, tree):
     return tree
 
 
+def _take(tree, idx: np.ndarray):
+    """Index the batch dimension of every array in a (nested) state."""
+    return _map(lambda a: a[idx], tree)
+
+
 def _grid_rows(a: np.ndarray, P: int, C: int) -> np.ndarray:
     """A value over the [P, C] grid of (parent, subset) pairs (possibly broadcast along
     either) as one row per child, children of one parent adjacent."""
     return np.broadcast_to(a, (P, C) + a.shape[2:]).reshape(P * C, *a.shape[2:])
 
 
-def _as_intervals(tree):
-    """A state of exact values as degenerate intervals."""
-    if isinstance(tree, np.ndarray):
-        v = tree.astype(np.int64)
-        return Interval(v, v)
-    if isinstance(tree, tuple):
-        items = [_as_intervals(x) for x in tree]
-        return type(tree)(*items) if hasattr(tree, "_fields") else tuple(items)
-    return tree
+def _degenerate(a: np.ndarray) -> Interval:
+    """An exact value as the interval holding only it."""
+    v = a.astype(np.int64)
+    return Interval(v, v)
 
 
 class StepBudget:
@@ -273,7 +264,7 @@ class Search:
         from the node's exact state, each later step changing at most the node's remaining
         budget of that step's changeable bits."""
         ops = IntervalOps()
-        state = _as_intervals(f.state)
+        state = _map(_degenerate, f.state)
         left = self.k - f.used
         params = list(self.interval_params)
         outs = []
