@@ -118,6 +118,23 @@ def _tiny_model() -> Model:
                  readout=Readout("spike_count"))
 
 
+def _encoded_tiny_model() -> Model:
+    """The tiny model behind a rate encoder of analog inputs in [0, 1]."""
+    tiny = _tiny_model()
+    return Model(time_steps=4, input=InputSpec(2, encoding={"type": "rate", "time_steps": 4, "lo": 0.0, "hi": 1.0}),
+                 layers=tiny.layers, readout=tiny.readout)
+
+
+def _verify_cli(tmp_path, model: Model, centre: np.ndarray, prop: dict, *extra: str) -> subprocess.CompletedProcess:
+    """``verisnn verify --json`` run as a user would, on files written to ``tmp_path``."""
+    save_model(model, tmp_path / "m.snn.json")
+    np.save(tmp_path / "x.npy", centre)
+    (tmp_path / "p.json").write_text(json.dumps(prop))
+    return subprocess.run([sys.executable, "-m", "verisnn", "verify", str(tmp_path / "m.snn.json"), "--input",
+                           str(tmp_path / "x.npy"), "--property", str(tmp_path / "p.json"), "--json", *extra],
+                          capture_output=True, text=True, timeout=120)
+
+
 def test_robust_by_hand():
     model = _tiny_model()
     centre = np.array([[1, 0], [1, 0], [1, 0], [1, 0]])  # out0: 2 spikes, out1: 0
@@ -143,23 +160,15 @@ def test_limits_give_unknown_and_bad_input_gives_error():
 
 def test_cli_verify_contract(tmp_path):
     model = _tiny_model()
-    save_model(model, tmp_path / "m.snn.json")
     centre = np.array([[1, 0], [1, 0], [1, 0], [1, 0]], dtype=np.int8)
-    np.save(tmp_path / "x.npy", centre)
-    (tmp_path / "p.json").write_text(json.dumps({"region": {"flips": 3}, "condition": "robust"}))
-    proc = subprocess.run([sys.executable, "-m", "verisnn", "verify", str(tmp_path / "m.snn.json"), "--input",
-                           str(tmp_path / "x.npy"), "--property", str(tmp_path / "p.json"), "--json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = _verify_cli(tmp_path, model, centre, {"region": {"flips": 3}, "condition": "robust"})
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)
     assert answer["verdict"] == "falsified" and answer["method"] == "auto"
     assert isinstance(answer["time_s"], float) and answer["replayed"] is True
     witness = np.array(answer["witness"], dtype=np.int8)
     assert simulate(model, witness).prediction[0] != 0
-    (tmp_path / "bad.json").write_text(json.dumps({"region": {"flips": -1}, "condition": "robust"}))
-    proc = subprocess.run([sys.executable, "-m", "verisnn", "verify", str(tmp_path / "m.snn.json"), "--input",
-                           str(tmp_path / "x.npy"), "--property", str(tmp_path / "bad.json"), "--json"],
-                          capture_output=True, text=True, timeout=120)
+    proc = _verify_cli(tmp_path, model, centre, {"region": {"flips": -1}, "condition": "robust"})
     assert proc.returncode == 2
     assert "region.flips" in json.loads(proc.stdout)["error"]
 
@@ -181,9 +190,7 @@ def test_intensity_regions_are_decided_through_the_encoder():
     from verisnn.intensity import intensity_region
     from verisnn.properties import Intensity
 
-    tiny = _tiny_model()
-    model = Model(time_steps=4, input=InputSpec(2, encoding={"type": "rate", "time_steps": 4, "lo": 0.0, "hi": 1.0}),
-                  layers=tiny.layers, readout=tiny.readout)
+    model = _encoded_tiny_model()
     x = np.array([0.9, 0.2])
     for eps, expected in ((0.05, "verified"), (0.6, "falsified")):
         region = intensity_region(model, x, eps)
@@ -202,15 +209,8 @@ def test_intensity_regions_are_decided_through_the_encoder():
 
 
 def test_cli_verify_intensity_takes_an_analog_input(tmp_path):
-    tiny = _tiny_model()
-    model = Model(time_steps=4, input=InputSpec(2, encoding={"type": "rate", "time_steps": 4, "lo": 0.0, "hi": 1.0}),
-                  layers=tiny.layers, readout=tiny.readout)
-    save_model(model, tmp_path / "m.snn.json")
-    np.save(tmp_path / "x.npy", np.array([0.9, 0.2]))
-    (tmp_path / "p.json").write_text(json.dumps({"region": {"intensity": 0.6}, "condition": "robust"}))
-    proc = subprocess.run([sys.executable, "-m", "verisnn", "verify", str(tmp_path / "m.snn.json"), "--input",
-                           str(tmp_path / "x.npy"), "--property", str(tmp_path / "p.json"), "--json"],
-                          capture_output=True, text=True, timeout=120)
+    model = _encoded_tiny_model()
+    proc = _verify_cli(tmp_path, model, np.array([0.9, 0.2]), {"region": {"intensity": 0.6}, "condition": "robust"})
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)
     assert answer["verdict"] == "falsified" and answer["replayed"] is True
@@ -225,13 +225,10 @@ def test_cli_verify_intensity_takes_an_analog_input(tmp_path):
 
 def test_cli_verify_smt_logic_and_solver(tmp_path):
     model = _tiny_model()
-    save_model(model, tmp_path / "m.snn.json")
-    np.save(tmp_path / "x.npy", np.array([[1, 0], [1, 0], [1, 0], [1, 0]], dtype=np.int8))
-    (tmp_path / "p.json").write_text(json.dumps({"region": {"flips": 1}, "condition": "robust"}))
+    centre = np.array([[1, 0], [1, 0], [1, 0], [1, 0]], dtype=np.int8)
     for extra in (["--smt-logic", "bv"], ["--solver", "z3-native"], ["--solver", "cvc5", "--smt-logic", "bv"]):
-        proc = subprocess.run([sys.executable, "-m", "verisnn", "verify", str(tmp_path / "m.snn.json"), "--input",
-                               str(tmp_path / "x.npy"), "--property", str(tmp_path / "p.json"), "--method", "smt",
-                               "--json", *extra], capture_output=True, text=True, timeout=120)
+        proc = _verify_cli(tmp_path, model, centre, {"region": {"flips": 1}, "condition": "robust"},
+                           "--method", "smt", *extra)
         assert proc.returncode == 0, proc.stderr
         answer = json.loads(proc.stdout)
         assert answer["verdict"] == "verified" and answer["evidence"]["logic"] == (
