@@ -299,7 +299,7 @@ def test_fitting_properties_pass():
     (Property(Intensity(0.1), Robust()), {}, "region.intensity", "input.encoding"),
     (Property(Intensity(0.1), Robust()), {"encoding": {"type": "nonsense"}}, "region.intensity", "unusable"),
     (Property(Jitter(5, 1), Robust()), {}, "region.jitter.shift", "time_steps 5"),
-    (Property(AnyInput(), NoOverflow(), horizon="unbounded"), {}, "horizon", "automaton issue"),
+    (Property(AnyInput(), NoOverflow(), horizon="unbounded"), {}, "horizon", "unbounded method"),
 ])
 def test_properties_that_do_not_fit_the_model(prop, model_kw, path, word):
     with pytest.raises(PropertyError) as info:

@@ -35,7 +35,6 @@ from .model_format import first_schema_error, parse_json, read_bounded
 
 MAX_PROPERTY_BYTES = 1 << 20  # a property is a few lines; anything larger is not one
 HORIZONS = ("bounded", "unbounded")
-UNBOUNDED_NOT_YET = "unbounded horizons come with the automaton issue"
 JITTER_ENUMERATION_LIMIT = 2_000_000  # candidate placements region_size may try for one jitter region
 
 
@@ -247,10 +246,95 @@ class NoOverflow(Condition):
         return "no_overflow"
 
 
+def _channels(x: Any, path: str) -> tuple[int, ...]:
+    if not isinstance(x, (list, tuple)):
+        raise PropertyError(f"expected a list of input channels, got {x!r}", path)
+    chans = tuple(_count(c, f"{path}[{k}]") for k, c in enumerate(x))
+    if len(set(chans)) != len(chans):
+        raise PropertyError(f"channels listed twice in {list(chans)}", path)
+    return chans
+
+
+@dataclass(frozen=True)
+class WindowSpikesAtMost(Condition):
+    """In every window of ``window`` consecutive steps, the neuron spikes of all layers
+    (input spikes not counted) number at most ``spikes``. A condition of the unbounded
+    horizon (over the bounded one, ``spikes_at_most`` counts all ``T`` steps)."""
+
+    window: int
+    spikes: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "window", _count(self.window, "condition.window_spikes_at_most.window", 1))
+        object.__setattr__(self, "spikes", _count(self.spikes, "condition.window_spikes_at_most.spikes"))
+
+    def to_dict(self) -> Any:
+        return {"window_spikes_at_most": {"window": self.window, "spikes": self.spikes}}
+
+
+@dataclass(frozen=True)
+class NeverFiresAfter(Condition):
+    """Neuron ``neuron`` of layer ``layer`` never spikes at a step ``t`` when one of the
+    input channels ``inputs`` spiked at a step in ``t - within + 1 .. t`` (``within = 1``:
+    the same step). The robot's "never drive forward while the obstacle sensor has
+    spiked in the last ``w`` steps". A condition of the unbounded horizon."""
+
+    inputs: tuple[int, ...]
+    within: int
+    layer: int
+    neuron: int
+
+    def __post_init__(self):
+        path = "condition.never_fires_after"
+        inputs = _channels(self.inputs, f"{path}.inputs")
+        if not inputs:
+            raise PropertyError("expected at least one input channel", f"{path}.inputs")
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "within", _count(self.within, f"{path}.within", 1))
+        object.__setattr__(self, "layer", _count(self.layer, f"{path}.neuron[0]"))
+        object.__setattr__(self, "neuron", _count(self.neuron, f"{path}.neuron[1]"))
+
+    def to_dict(self) -> Any:
+        return {"never_fires_after": {"inputs": list(self.inputs), "within": self.within,
+                                      "neuron": [self.layer, self.neuron]}}
+
+
+@dataclass(frozen=True)
+class RespondsWithin(Condition):
+    """Whenever the input matches ``pattern`` (its ``p`` steps, each the channels that
+    must spike then; other channels are free), ending at step ``t``, an output-layer
+    neuron spikes at some step in ``t .. t + steps`` — neuron ``cls`` if given, else any.
+    "A decision follows within ``steps`` steps of the pattern". A condition of the
+    unbounded horizon; a safety condition, since every violation shows within
+    ``p + steps`` steps."""
+
+    pattern: tuple[tuple[int, ...], ...]
+    steps: int
+    cls: int | None = None
+
+    def __post_init__(self):
+        path = "condition.responds_within"
+        if not isinstance(self.pattern, (list, tuple)) or not self.pattern:
+            raise PropertyError(f"expected a non-empty list of steps (each a list of channels), got "
+                                f"{self.pattern!r}", f"{path}.pattern")
+        pattern = tuple(_channels(step, f"{path}.pattern[{k}]") for k, step in enumerate(self.pattern))
+        object.__setattr__(self, "pattern", pattern)
+        object.__setattr__(self, "steps", _count(self.steps, f"{path}.steps"))
+        if self.cls is not None:
+            object.__setattr__(self, "cls", _count(self.cls, f"{path}.class"))
+
+    def to_dict(self) -> Any:
+        doc: dict[str, Any] = {"pattern": [list(p) for p in self.pattern], "steps": self.steps}
+        if self.cls is not None:
+            doc["class"] = self.cls
+        return {"responds_within": doc}
+
+
 # ---------------------------------------------------------------- property
 
 
-_SAFETY_CONDITIONS = (NeverFires, NoOverflow)
+_SAFETY_CONDITIONS = (NeverFires, NoOverflow, WindowSpikesAtMost, NeverFiresAfter, RespondsWithin)
+_UNBOUNDED_ONLY = (WindowSpikesAtMost, NeverFiresAfter, RespondsWithin)
 
 
 @dataclass(frozen=True)
@@ -275,10 +359,14 @@ class Property:
         if self.horizon == "unbounded":
             # "for ever" only makes sense for invariants over inputs of every length.
             if not isinstance(self.condition, _SAFETY_CONDITIONS):
-                raise PropertyError("an unbounded horizon needs a safety condition (never_fires, no_overflow)",
-                                    "horizon")
+                raise PropertyError("an unbounded horizon needs a safety condition (never_fires, no_overflow, "
+                                    "window_spikes_at_most, never_fires_after, responds_within)", "horizon")
             if not isinstance(self.region, AnyInput):
                 raise PropertyError("an unbounded horizon needs region 'any' (inputs of every length)", "horizon")
+        elif isinstance(self.condition, _UNBOUNDED_ONLY):
+            key = next(iter(self.condition.to_dict()))
+            raise PropertyError(f"{key} is a condition of the unbounded horizon: add horizon: unbounded "
+                                f"(and region: any)", "horizon")
 
     def to_dict(self) -> dict:
         """The file form; :func:`parse_property` reads it back to an equal property."""
@@ -294,6 +382,8 @@ class Property:
 
 _COUNT = {"type": "integer", "minimum": 0}
 _POSITIVE = {"type": "integer", "minimum": 1}
+_PAIR = {"type": "array", "prefixItems": [_COUNT, _COUNT], "minItems": 2, "maxItems": 2}
+_CHANNELS = {"type": "array", "minItems": 1, "items": _COUNT}
 
 _SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -325,8 +415,19 @@ _SCHEMA: dict = {
                 "properties": {
                     "decided_by": _POSITIVE, "first_spike_by": _POSITIVE,
                     "spikes_at_most": _COUNT, "synops_at_most": _COUNT,
-                    "never_fires": {"type": "array", "prefixItems": [_COUNT, _COUNT],
-                                    "minItems": 2, "maxItems": 2},
+                    "never_fires": _PAIR,
+                    "window_spikes_at_most": {"type": "object", "additionalProperties": False,
+                                              "required": ["window", "spikes"],
+                                              "properties": {"window": _POSITIVE, "spikes": _COUNT}},
+                    "never_fires_after": {"type": "object", "additionalProperties": False,
+                                          "required": ["inputs", "within", "neuron"],
+                                          "properties": {"inputs": _CHANNELS, "within": _POSITIVE,
+                                                         "neuron": _PAIR}},
+                    "responds_within": {"type": "object", "additionalProperties": False,
+                                        "required": ["pattern", "steps"],
+                                        "properties": {"pattern": {"type": "array", "minItems": 1,
+                                                                   "items": {"type": "array", "items": _COUNT}},
+                                                       "steps": _COUNT, "class": _COUNT}},
                 },
             },
         },
@@ -334,7 +435,8 @@ _SCHEMA: dict = {
 }
 
 _REGION_KEYS = "flips, deletions, insertions, jitter, intensity"
-_CONDITION_KEYS = "decided_by, first_spike_by, spikes_at_most, synops_at_most, never_fires"
+_CONDITION_KEYS = ("decided_by, first_spike_by, spikes_at_most, synops_at_most, never_fires, "
+                   "window_spikes_at_most, never_fires_after, responds_within")
 # What a value at each path must be: schema errors at these paths say so in words.
 _EXPECTED = {
     "region": f"'any' or an object with exactly one key of {_REGION_KEYS}",
@@ -348,6 +450,18 @@ _EXPECTED = {
     "condition.spikes_at_most": "a non-negative integer", "condition.synops_at_most": "a non-negative integer",
     "condition.never_fires": "a pair [layer, neuron] of non-negative integers",
     "condition.never_fires[0]": "a non-negative integer", "condition.never_fires[1]": "a non-negative integer",
+    "condition.window_spikes_at_most": "an object {window: positive integer, spikes: integer}",
+    "condition.window_spikes_at_most.window": "a positive integer",
+    "condition.window_spikes_at_most.spikes": "a non-negative integer",
+    "condition.never_fires_after": "an object {inputs: [channels], within: positive integer, "
+                                   "neuron: [layer, neuron]}",
+    "condition.never_fires_after.inputs": "a non-empty list of input channels",
+    "condition.never_fires_after.within": "a positive integer",
+    "condition.never_fires_after.neuron": "a pair [layer, neuron] of non-negative integers",
+    "condition.responds_within": "an object {pattern: [[channels], ...], steps: integer, class: integer}",
+    "condition.responds_within.pattern": "a non-empty list of steps, each a list of input channels",
+    "condition.responds_within.steps": "a non-negative integer",
+    "condition.responds_within.class": "a non-negative integer",
     "horizon": "'bounded' or 'unbounded'", "name": "a string",
 }
 
@@ -400,6 +514,14 @@ def _condition_from(doc: Any) -> Condition:
     (key, value), = doc.items()
     if key == "never_fires":
         return NeverFires(layer=value[0], neuron=value[1])
+    if key == "window_spikes_at_most":
+        return WindowSpikesAtMost(window=value["window"], spikes=value["spikes"])
+    if key == "never_fires_after":
+        return NeverFiresAfter(inputs=tuple(value["inputs"]), within=value["within"], layer=value["neuron"][0],
+                               neuron=value["neuron"][1])
+    if key == "responds_within":
+        return RespondsWithin(pattern=tuple(tuple(p) for p in value["pattern"]), steps=value["steps"],
+                              cls=value.get("class"))
     return {"decided_by": DecidedBy, "first_spike_by": FirstSpikeBy, "spikes_at_most": SpikesAtMost,
             "synops_at_most": SynopsAtMost}[key](value)
 
@@ -468,12 +590,14 @@ def load_property(path: str | Path) -> Property:
 # ---------------------------------------------------------------- against a model
 
 
-def check_against_model(prop: Property, model) -> None:
-    """Raise :class:`PropertyError` if ``prop`` does not fit ``model`` (or asks for what
-    the engine cannot do yet)."""
+def check_against_model(prop: Property, model, unbounded: bool = False) -> None:
+    """Raise :class:`PropertyError` if ``prop`` does not fit ``model``. The engines of the
+    bounded horizon call it as is, so that an unbounded property can never be decided over
+    ``T`` steps by mistake; the unbounded engines pass ``unbounded=True``."""
+    if prop.horizon == "unbounded" and not unbounded:
+        raise PropertyError("this method decides the model's T steps; an unbounded property needs an unbounded "
+                            "method (auto, kinduction, pdr, bmc, explore)", "horizon")
     T = model.time_steps
-    if prop.horizon == "unbounded":
-        raise PropertyError(UNBOUNDED_NOT_YET, "horizon")
     region, cond = prop.region, prop.condition
     if isinstance(region, Jitter) and region.shift >= T:
         raise PropertyError(f"shift {region.shift} must be below the model's time_steps {T}", "region.jitter.shift")
@@ -493,16 +617,34 @@ def check_against_model(prop: Property, model) -> None:
             raise PropertyError(f"{cond.k} exceeds the model's time_steps {T}", f"condition.{key}")
     if isinstance(cond, FirstSpikeBy) and not output.fires:
         raise PropertyError("the output layer is 'li' and never spikes", "condition.first_spike_by")
-    if isinstance(cond, NeverFires):
+    if isinstance(cond, (NeverFires, NeverFiresAfter)):
+        at = "condition.never_fires" if isinstance(cond, NeverFires) else "condition.never_fires_after.neuron"
         if cond.layer >= len(model.layers):
             raise PropertyError(f"layer {cond.layer} out of range: the model has {len(model.layers)} layers "
-                                f"(0-based)", "condition.never_fires[0]")
+                                f"(0-based)", f"{at}[0]")
         layer = model.layers[cond.layer]
         if not layer.neuron.fires:
-            raise PropertyError(f"layer {cond.layer} is 'li' and never spikes", "condition.never_fires[0]")
+            raise PropertyError(f"layer {cond.layer} is 'li' and never spikes", f"{at}[0]")
         if cond.neuron >= layer.out_size:
             raise PropertyError(f"neuron {cond.neuron} out of range: layer {cond.layer} has {layer.out_size} "
-                                f"neurons (0-based)", "condition.never_fires[1]")
+                                f"neurons (0-based)", f"{at}[1]")
+    n = model.input.size
+    if isinstance(cond, NeverFiresAfter):
+        _channels_fit(cond.inputs, n, "condition.never_fires_after.inputs")
+    if isinstance(cond, RespondsWithin):
+        for k, step in enumerate(cond.pattern):
+            _channels_fit(step, n, f"condition.responds_within.pattern[{k}]")
+        if not output.fires:
+            raise PropertyError("the output layer is 'li' and never spikes", "condition.responds_within")
+        if cond.cls is not None and cond.cls >= model.layers[-1].out_size:
+            raise PropertyError(f"class {cond.cls} out of range: the output layer has "
+                                f"{model.layers[-1].out_size} neurons", "condition.responds_within.class")
+
+
+def _channels_fit(channels: tuple[int, ...], n: int, path: str) -> None:
+    for c in channels:
+        if c >= n:
+            raise PropertyError(f"input channel {c} out of range: the model has {n} input channels (0-based)", path)
 
 
 # ---------------------------------------------------------------- regions as raster sets
@@ -647,7 +789,8 @@ def region_size(region: Region, centre_raster: Any) -> int:
 
 __all__ = [
     "AnyInput", "Condition", "DecidedBy", "Deletions", "FirstSpikeBy", "Flips", "Insertions", "Intensity", "Jitter",
-    "NeverFires", "NoOverflow", "Property", "PropertyError", "Region", "Robust", "SpikesAtMost", "SynopsAtMost",
+    "NeverFires", "NeverFiresAfter", "NoOverflow", "Property", "PropertyError", "Region", "RespondsWithin", "Robust", "SpikesAtMost", "SynopsAtMost",
+    "WindowSpikesAtMost",
     "changeable_positions", "check_against_model", "load_property", "parse_property", "region_contains",
     "region_size", "schema",
 ]

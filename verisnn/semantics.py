@@ -241,6 +241,23 @@ def initial_network_state(ops: Ops, model: Model, batch: tuple[int, ...]) -> Net
     return NetworkState(tuple(layers), tuple(pending))
 
 
+def live_fields(layer) -> tuple[str, ...]:
+    """The :class:`LayerState` fields of ``layer`` that the next step reads: ``v`` always,
+    ``i`` for ``cuba_lif``, ``r`` when some refractory period is non-zero, ``s`` when there
+    are recurrent synapses. The other fields only echo this step (``i`` of a ``lif`` layer
+    is the synaptic input) and carry no state: a transition system or an explicit-state
+    exploration keys states by the live fields alone."""
+    neuron = layer.neuron
+    fields = ["v"]
+    if neuron.model == "cuba_lif":
+        fields.append("i")
+    if neuron.fires and neuron.max_refractory > 0:
+        fields.append("r")
+    if neuron.fires and layer.recurrent is not None:
+        fields.append("s")
+    return tuple(fields)
+
+
 def network_step(ops: Ops, model: Model, params: Sequence[LayerParams], state: NetworkState, x: V
                  ) -> tuple[NetworkState, list[V]]:
     """One time step of the whole network on input spikes ``x``: the

@@ -84,11 +84,14 @@ class OverflowRecordingOps(NumpyOps):
     def __init__(self, dtype, batch: int):
         super().__init__(dtype)
         self.overflowed = np.zeros(batch, dtype=bool)
+        self.calls: list[np.ndarray] = []  # per call of ``overflow`` (one layer, one step): [B] flags
 
     def overflow(self, u, bits, policy):
         half = 1 << (bits - 1)
         outside = (u < -half) | (u > half - 1)
-        self.overflowed |= outside.reshape(outside.shape[0], -1).any(axis=1)
+        flags = outside.reshape(len(self.overflowed), -1).any(axis=1)
+        self.calls.append(flags)
+        self.overflowed |= flags
         return super().overflow(u, bits, policy)
 
 
