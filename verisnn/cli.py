@@ -398,11 +398,24 @@ def cmd_verify(args) -> tuple[dict, str]:
     from .properties import load_property
     from .verify import verify
 
+    from .unbounded import METHODS as UNBOUNDED_METHODS
+    from .verify import METHODS
+
     model = load_model_arg(args.model)
-    raster = load_npy(args.input, "--input")
     prop = load_property(existing_file(args.property, "--property"))
+    unbounded = prop.horizon == "unbounded"
+    allowed = UNBOUNDED_METHODS if unbounded else METHODS
+    if args.method not in allowed:
+        raise InputError(f"method {args.method!r} decides {'bounded' if unbounded else 'unbounded'} properties; "
+                         f"for this {prop.horizon} property use one of {', '.join(allowed)}", "--method")
+    if unbounded and args.input is not None:
+        raise InputError("an unbounded property covers every input of every length (region any): "
+                         "give no --input", "--input")
+    if not unbounded and args.input is None:
+        raise InputError("a bounded property needs --input (the centre raster [T, n])", "--input")
+    raster = None if unbounded else load_npy(args.input, "--input")
     result = verify(model, raster, prop, method=args.method, timeout=args.timeout, solver=args.solver,
-                    logic=args.smt_logic)
+                    logic=args.smt_logic, max_depth=args.max_depth, max_states=args.max_states)
     if result.verdict == "error":
         if (result.reason or "").startswith("internal"):
             raise RuntimeError(result.reason)
@@ -411,15 +424,69 @@ def cmd_verify(args) -> tuple[dict, str]:
     lines = [f"{result.verdict}   ({result.method}, {result.time_s:.3f} s)"]
     if result.reason:
         lines.append(f"reason     {result.reason}")
-    if result.witness is not None and "analog_witness" in result.details:
+    if result.witness is not None and unbounded:
+        lines.append(f"witness    an input raster of {result.witness.shape[0]} steps; the condition fails at step "
+                     f"{result.details.get('violation_step')}; replayed by the reference simulator")
+    elif result.witness is not None and "analog_witness" in result.details:
         lines.append("witness    the encoding of an analog input inside the ball (`analog_witness` in --json); "
                      "replayed by the reference simulator")
     elif result.witness is not None:
         flips = np.argwhere(result.witness != raster.reshape(result.witness.shape))
         lines.append(f"witness    differs from the input at (t, channel) {flips.tolist()[:12]}"
                      f"{' ...' if len(flips) > 12 else ''}; replayed by the reference simulator")
-    if result.evidence:
+    if result.evidence and unbounded:
+        ev = result.evidence
+        proof = {"kinduction": lambda: f"{ev['depth']}-inductive (k-induction at depth {ev['depth']})",
+                 "pdr": lambda: f"inductive invariant of {ev['invariant_size']} term nodes (Spacer), re-checked: "
+                                f"{', '.join(f'{k} {v}' for k, v in ev['recheck'].items())}",
+                 "explore": lambda: f"all {ev['reachable_states']} reachable states explored"}[ev["method"]]()
+        lines.append(f"proof      {proof}; --json has the evidence")
+    elif result.evidence:
         lines.append(f"evidence   {_clip(json.dumps(jsonable(result.evidence)), 200)}")
+    return answer, "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- automaton
+
+
+def cmd_automaton(args) -> tuple[dict, str]:
+    from .automaton import build_automaton, latency_bound, load_alphabet, save_machine
+    from .model_format import model_hash
+
+    model = load_model_arg(args.model)
+    try:
+        alphabet = load_alphabet(existing_file(args.alphabet, "--alphabet"), model)
+    except InputError as e:
+        raise InputError(e.message, f"--alphabet {e.path}" if e.path else "--alphabet") from None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{args.out} exists and is not a folder", "--out")
+    result = build_automaton(model, alphabet, max_states=args.max_states, timeout=args.timeout)
+    explored = result.to_json()
+    answer = {"status": result.status, "states_explored": result.states_explored, "states": explored["states"],
+              "minimal_states": None, "transitions": result.transitions, "time_s": result.time_s,
+              "states_per_s": explored["states_per_s"], "latency": None, "files": {}, "reason": result.reason}
+    lines = [f"{result.status}   {result.states_explored:,} states explored, {result.transitions:,} transitions "
+             f"in {result.time_s:.3f} s ({result.states_per_s:,.0f} states/s)"]
+    if result.machine is None:
+        lines.append(f"reason     {result.reason}")
+        return answer, "\n".join(lines)
+    machine = result.machine if args.no_minimize else result.machine.minimize()
+    machine.provenance = {"model_sha256": model_hash(model), "model_name": model.name,
+                          "letters": alphabet.to_json()["letters"], "minimized": not args.no_minimize}
+    with writing("--out"):
+        out.mkdir(parents=True, exist_ok=True)
+        files = save_machine(machine, out)
+    latency = {start: latency_bound(machine, start).to_json() for start in ("initial", "any")}
+    answer.update(minimal_states=None if args.no_minimize else machine.num_states, latency=latency,
+                  files={kind: str(path) for kind, path in files.items()})
+    lines.append(f"states     {result.machine.num_states:,} reachable"
+                 + ("" if args.no_minimize else f", {machine.num_states:,} after minimisation"))
+    for start, lat in latency.items():
+        wait = (f"at most {lat['bound']} letters ({lat['steps']} steps)" if lat["bound"] is not None
+                else f"unbounded (no-decision cycle: {' '.join(lat['witness'])}, the last {lat['cycle']} repeating)")
+        lines.append(f"latency    from {'the initial state' if start == 'initial' else 'any state'}: {wait}")
+    lines.append("wrote      " + ", ".join(answer["files"].values()))
     return answer, "\n".join(lines)
 
 
@@ -480,13 +547,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
     p.add_argument("--input", required=True, metavar="RASTER.npy", help="0/1 integer array [T, n] or [B, T, n]")
 
+    from .unbounded import METHODS as UNBOUNDED_METHODS
     from .verify import METHODS
 
-    p = add("verify", cmd_verify, "decide a property of a model around an input raster")
+    p = add("verify", cmd_verify, "decide a property of a model around an input raster, or for all time")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
-    p.add_argument("--input", required=True, metavar="RASTER.npy", help="the centre: a 0/1 integer array [T, n]")
+    p.add_argument("--input", default=None, metavar="RASTER.npy",
+                   help="the centre: a 0/1 integer array [T, n] (bounded properties; none for unbounded ones)")
     p.add_argument("--property", required=True, metavar="PROP.yaml", help="property file (YAML or JSON)")
-    p.add_argument("--method", choices=METHODS, default=METHODS[0], help=f"decision method (default {METHODS[0]})")
+    p.add_argument("--method", choices=list(dict.fromkeys(METHODS + UNBOUNDED_METHODS)), default="auto",
+                   help=f"decision method (default auto); bounded: {', '.join(METHODS)}; "
+                        f"unbounded: {', '.join(UNBOUNDED_METHODS)}")
+    p.add_argument("--max-depth", type=_positive_int, default=None, metavar="K",
+                   help="unbounded: unrolling depth of bmc and kinduction (default 24)")
+    p.add_argument("--max-states", type=_positive_int, default=None, metavar="N",
+                   help="unbounded: state budget of explore (default 200000)")
     p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds: unknown")
     p.add_argument("--solver", default="z3", help="solver of the smt method: z3, cvc5 (through pysmt) or z3-native "
                    "(z3's own API) (default z3)")
@@ -523,6 +598,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="MODEL.snn.json", help="model file to write")
     p.add_argument("--scale", type=_positive_float, default=None, help="fixed quantization scale (default: chosen)")
     p.add_argument("--data", default=None, metavar="DATA.npz", help="data to measure integer accuracy on")
+
+    p = add("automaton", cmd_automaton, "build the Mealy machine of a model over an input alphabet by exhaustive "
+            "exploration of its reachable states")
+    p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
+    p.add_argument("--alphabet", required=True, metavar="ALPHABET.json",
+                   help='letters: {"letters": {"a": [[0/1] * n] * w, ...}}')
+    p.add_argument("--max-states", type=_positive_int, default=100_000, metavar="N",
+                   help="give up beyond N distinct states: unknown (default 100000)")
+    p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds: unknown")
+    p.add_argument("--no-minimize", action="store_true", help="write the full reachable machine, not the minimal one")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for automaton.json/.dot/.smv/.aalpy.dot")
     return parser
 
 

@@ -194,14 +194,24 @@ def raster_sha256(a: np.ndarray) -> str:
 
 def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", timeout: float | None = None,
            max_region: int = DEFAULT_MAX_REGION, batch: int = DEFAULT_BATCH, solver: str = "z3",
-           logic: str = "lia", bab_max_region: int = BAB_MAX_REGION) -> Result:
+           logic: str = "lia", bab_max_region: int = BAB_MAX_REGION, max_depth: int | None = None,
+           max_states: int | None = None) -> Result:
     """Decide ``prop`` on ``model`` around the ``[T, n]`` raster ``centre``.
 
     ``max_region`` / ``bab_max_region``: the largest regions ``auto`` walks by enumeration /
     by the step-by-step tree before turning to a solver; ``solver`` (``z3``, ``cvc5``,
-    ``z3-native``, any pysmt solver) and ``logic`` (``lia`` or ``bv``): the ``smt`` method's."""
+    ``z3-native``, any pysmt solver) and ``logic`` (``lia`` or ``bv``): the ``smt`` method's.
+
+    A property with ``horizon: unbounded`` goes to :func:`verisnn.unbounded.verify_unbounded`
+    (``centre`` is ignored there: its region is every input of every length; ``method`` one
+    of :data:`verisnn.unbounded.METHODS`, with ``max_depth`` and ``max_states``)."""
     t0 = time.perf_counter()
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+    if isinstance(prop, Property) and prop.horizon == "unbounded":
+        from .unbounded import verify_unbounded
+
+        return verify_unbounded(model, prop, method=method, timeout=timeout, max_depth=max_depth,
+                                max_states=max_states)
     try:
         if method not in METHODS:
             raise VerisnnError(f"unknown method {method!r}; available: {', '.join(METHODS)}", "method")
