@@ -30,12 +30,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import threading
 import time
 from typing import Any
 
 import numpy as np
 import z3
-from z3 import z3util
 
 from . import semantics
 from .errors import InputError, ModelError, VerisnnError
@@ -43,13 +43,14 @@ from .model import Model
 from .model_format import model_hash
 from .monitors import Monitor, NumpyLogic, first_violation, monitor_for
 from .properties import NoOverflow, Property, PropertyError, check_against_model
-from .simulator import _plan, simulate
+from .simulator import NumpyOps, _plan, layer_params, simulate
 from .verify import OverflowRecordingOps, Result
 
 METHODS = ("auto", "kinduction", "pdr", "bmc", "explore")
 DEFAULT_MAX_DEPTH = 24  # unrolling depth of bmc and k-induction
 DEFAULT_MAX_STATES = 200_000  # explicit-state budget
 EXPLORE_MAX_LETTERS = 1 << 12  # explore enumerates every input letter; beyond this many it refuses
+EXACT_LIMIT = 1 << 40  # explore's state values stay below this, so every int64 product is exact
 
 
 # ---------------------------------------------------------------- the concrete check
@@ -115,7 +116,10 @@ def _explore(model: Model, monitor: Monitor, letters: np.ndarray, max_states: in
     ``('safe', None, stats)``, ``('unsafe', witness, stats)`` or ``('unknown', reason, stats)``."""
     from .encodings.transition import StateLayout  # encodings import this package
     layout = StateLayout(model, monitor)
-    ops, params = _plan(model)
+    # int64 throughout: the simulator's narrower type is chosen for T steps, and runs here are
+    # longer; values are checked against EXACT_LIMIT as they come (a current without leak grows)
+    params, _ = layer_params(model, widest=True)
+    ops = NumpyOps(np.int64)
     m = len(letters)
 
     def cast(block, kind):
@@ -159,6 +163,9 @@ def _explore(model: Model, monitor: Monitor, letters: np.ndarray, max_states: in
                 k = int(np.argmax(bad))
                 return "unsafe", word(int(ids[k // m]), k % m), stats()
             packed = layout.pack(nxt, window)
+            if np.abs(packed).max(initial=0) > EXACT_LIMIT:
+                return "unknown", (f"a state value passed {EXACT_LIMIT} (an unbounded current?): beyond the range "
+                                   f"explored exactly"), stats()
             uniq, first = np.unique(packed, axis=0, return_index=True)
             for r, f in zip(uniq, first):
                 key = r.tobytes()
@@ -196,10 +203,20 @@ class _Clock:
 
 
 def _check(s: z3.Solver, clock: _Clock, *assumptions) -> tuple[z3.CheckSatResult, str | None]:
+    """``s.check`` within the clock: the solver's own timeout, and an interrupt of its
+    context at the deadline for the engines that do not watch that timeout (Spacer)."""
     ms = clock.left_ms()
+    timer = None
     if ms is not None:
         s.set("timeout", ms)
-    r = s.check(*assumptions)
+        timer = threading.Timer(ms / 1000 + 0.5, s.ctx.interrupt)
+        timer.daemon = True
+        timer.start()
+    try:
+        r = s.check(*assumptions)
+    finally:
+        if timer is not None:
+            timer.cancel()
     return r, (s.reason_unknown() if r == z3.unknown else None)
 
 
@@ -294,7 +311,7 @@ def _pdr(ts, clock: _Clock) -> tuple[str, Any, dict]:
     init = [ts.expr(v) for v in ts.initial()]
 
     def forall(body):
-        vs = z3util.get_vars(body)
+        vs = _constants(body)
         return z3.ForAll(vs, body) if vs else body
 
     horn = z3.SolverFor("HORN", ctx=ctx)  # Spacer, z3's IC3/PDR for Horn clauses
@@ -328,15 +345,26 @@ def _pdr(ts, clock: _Clock) -> tuple[str, Any, dict]:
     return "safe", record, stats
 
 
-def _size(e: z3.ExprRef) -> int:
-    seen, todo = set(), [e]
+def _nodes(e: z3.ExprRef) -> list[z3.ExprRef]:
+    """Every distinct node of ``e``'s DAG (by id: ``z3util.get_vars`` compares by printing)."""
+    seen, out, todo = set(), [], [e]
     while todo:
         a = todo.pop()
         if a.get_id() in seen:
             continue
         seen.add(a.get_id())
+        out.append(a)
         todo += a.children()
-    return len(seen)
+    return out
+
+
+def _size(e: z3.ExprRef) -> int:
+    return len(_nodes(e))
+
+
+def _constants(e: z3.ExprRef) -> list[z3.ExprRef]:
+    """The uninterpreted constants (the variables) of ``e``."""
+    return [a for a in _nodes(e) if z3.is_const(a) and a.decl().kind() == z3.Z3_OP_UNINTERPRETED]
 
 
 # ---------------------------------------------------------------- the entry point
