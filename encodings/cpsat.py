@@ -51,6 +51,7 @@ from verisnn.properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Fl
                                 check_against_model, region_size)
 from verisnn.semantics import LayerParams, Ops
 from verisnn.simulator import check_raster, simulate
+from verisnn.state import object_array as _objects
 from verisnn.verify import Result, raster_sha256, report_witness, violations
 
 METHOD = "cpsat"
@@ -80,14 +81,6 @@ class Sym:
 
     def __getitem__(self, idx) -> "Sym":
         return Sym(self.cp[idx], self.iv[idx])
-
-
-def _objects(shape: tuple[int, ...], fill: Callable[[tuple[int, ...]], Any]) -> np.ndarray:
-    """An object array filled element by element (numpy must not look inside CP-SAT expressions)."""
-    out = np.empty(shape, dtype=object)
-    for idx in np.ndindex(*shape):
-        out[idx] = fill(idx)
-    return out
 
 
 def _is_const(x: Any) -> bool:

@@ -52,6 +52,7 @@ from verisnn.properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Fl
                                 region_size)
 from verisnn.semantics import LayerParams, Ops
 from verisnn.simulator import ArraySequences, check_raster, simulate
+from verisnn.state import object_array as _objects
 from verisnn.verify import Result, raster_sha256, report_witness
 
 INF = float("inf")
@@ -70,15 +71,6 @@ def using(env: Environment):
         yield env
     finally:
         pop_env()
-
-
-def _objects(shape: tuple[int, ...], fill: Callable[[tuple[int, ...]], Any]) -> np.ndarray:
-    """An object array filled element by element (``np.array`` on a list of terms would
-    try to look inside them)."""
-    out = np.empty(shape, dtype=object)
-    for idx in np.ndindex(shape):
-        out[idx] = fill(idx)
-    return out
 
 
 def _lift(x: Any) -> np.ndarray:

@@ -39,6 +39,7 @@ from . import semantics
 from .errors import InputError, ModelError
 from .model import Model
 from .readout import decide
+from .state import StateLayout
 
 FORMAT = "verisnn.automaton/1"
 MAX_ALPHABET_BYTES = 64 << 20
@@ -607,37 +608,20 @@ class ExplorationResult:
         return d
 
 
-class _StateLayout:
-    """Packs the live part of a batched :class:`~verisnn.semantics.NetworkState` into one
-    integer row per state (the key of the state) and back. Columns: per layer its live
-    fields (:func:`~verisnn.semantics.live_fields`), then its pending delayed inputs."""
+class _Keys:
+    """State keys: the flat state vector of :class:`verisnn.state.StateLayout` (live fields
+    and pending delayed inputs; no monitor) as rows of the narrowest integer type."""
 
     def __init__(self, model: Model, ops):
-        self.model, self.ops = model, ops
-        self.live = [semantics.live_fields(layer) for layer in model.layers]
-        self.columns: list[tuple[int, str, int, int]] = []  # (layer, field or pending slot, start, stop)
-        start, size_in = 0, model.input.size
-        for k, (layer, fields) in enumerate(zip(model.layers, self.live)):
-            for f in fields:
-                self.columns.append((k, f, start, start + layer.out_size))
-                start += layer.out_size
-            for slot in range(layer.delay):
-                self.columns.append((k, f"pending{slot}", start, start + size_in))
-                start += size_in
-            size_in = layer.out_size
-        self.width = start
-        self.dtype = ops.dtype
+        self.layout, self.ops = StateLayout(model), ops
+        self.width = self.layout.dim
         self.key_dtype = _key_dtype(model, ops.dtype)
+        self.columns = [(slot.layer, slot.kind, int(off), int(off) + slot.size)
+                        for slot, off in zip(self.layout.slots, self.layout.offsets)]
 
     def pack(self, state: semantics.NetworkState) -> np.ndarray:
         """Key rows ``[B, width]`` of ``key_dtype``."""
-        parts = []
-        for k, f, _, _ in self.columns:
-            if f.startswith("pending"):
-                parts.append(state.pending[k][int(f[7:])])
-            else:
-                parts.append(getattr(state.layers[k], f))
-        wide = np.concatenate(parts, axis=1)
+        wide = self.layout.pack(state)
         info = np.iinfo(self.key_dtype)
         if wide.size and (wide.min() < info.min or wide.max() > info.max):  # excluded by _key_dtype's argument
             raise RuntimeError(f"a network state value left the {self.key_dtype.__name__} range of the state keys")
@@ -646,22 +630,10 @@ class _StateLayout:
     def unpack(self, keys: np.ndarray) -> semantics.NetworkState:
         """The network state of each key row; fields that are not live are zero (they are
         never read, see :func:`~verisnn.semantics.live_fields`)."""
-        B = keys.shape[0]
-        layers: list[dict[str, np.ndarray]] = [{} for _ in self.model.layers]
-        pending: list[list[np.ndarray]] = [[] for _ in self.model.layers]
-        for k, f, lo, hi in self.columns:
-            if f.startswith("pending"):
-                pending[k].append(np.ascontiguousarray(keys[:, lo:hi], dtype=np.int8))
-            else:
-                layers[k][f] = np.ascontiguousarray(keys[:, lo:hi], dtype=np.int8 if f == "s" else self.dtype)
-        states = []
-        for layer, fields in zip(self.model.layers, layers):
-            n = layer.out_size
-            zero = self.ops.zeros((B,), n)
-            states.append(semantics.LayerState(
-                v=fields["v"], i=fields.get("i", zero), r=fields.get("r", zero),
-                s=fields.get("s", self.ops.zero_spikes(zero))))
-        return semantics.NetworkState(tuple(states), tuple(tuple(p) for p in pending))
+        def cast(block, kind):
+            return np.ascontiguousarray(block, dtype=np.int8 if kind in ("s", "pending") else self.ops.dtype)
+        state, _ = self.layout.unpack(keys, self.ops, (keys.shape[0],), cast)
+        return state
 
 
 def _key_dtype(model: Model, value_dtype) -> type:
@@ -724,7 +696,7 @@ def build_automaton(model: Model, alphabet: Alphabet, max_states: int = 100_000,
     if timeout is not None and not timeout > 0:
         raise InputError(f"must be > 0 seconds, got {timeout!r}", "timeout")
     ops, params, growth = _exploration_plan(model)
-    layout = _StateLayout(model, ops)
+    layout = _Keys(model, ops)
     m, w = len(alphabet), alphabet.w
     letters = [np.ascontiguousarray(alphabet.rasters[:, t, :]) for t in range(w)]  # [m, n] per step
     current_cols = [(lo, hi, growth[k]) for k, f, lo, hi in layout.columns if f == "i" and k in growth]

@@ -114,7 +114,7 @@ def _explore(model: Model, monitor: Monitor, letters: np.ndarray, max_states: in
              ) -> tuple[str, Any, dict]:
     """Breadth-first search of the reachable (network, window) states. Returns
     ``('safe', None, stats)``, ``('unsafe', witness, stats)`` or ``('unknown', reason, stats)``."""
-    from .encodings.transition import StateLayout  # encodings import this package
+    from .state import StateLayout
     layout = StateLayout(model, monitor)
     # int64 throughout: the simulator's narrower type is chosen for T steps, and runs here are
     # longer; values are checked against EXACT_LIMIT as they come (a current without leak grows)
