@@ -414,8 +414,22 @@ def cmd_verify(args) -> tuple[dict, str]:
     if not unbounded and args.input is None:
         raise InputError("a bounded property needs --input (the centre raster [T, n])", "--input")
     raster = None if unbounded else load_npy(args.input, "--input")
-    result = verify(model, raster, prop, method=args.method, timeout=args.timeout, solver=args.solver,
-                    logic=args.smt_logic, max_depth=args.max_depth, max_states=args.max_states)
+    if args.letters is not None:
+        if not unbounded:
+            raise InputError("--letters restricts the inputs of an unbounded property", "--letters")
+        from .automaton import load_alphabet
+
+        alphabet = load_alphabet(existing_file(args.letters, "--letters"), model)
+        if alphabet.w != 1:
+            raise InputError(f"each letter of --letters is one step's input (w = 1), got w = {alphabet.w}",
+                             "--letters")
+        from .unbounded import verify_unbounded
+
+        result = verify_unbounded(model, prop, method=args.method, timeout=args.timeout, max_depth=args.max_depth,
+                                  max_states=args.max_states, letters=alphabet.rasters[:, 0, :])
+    else:
+        result = verify(model, raster, prop, method=args.method, timeout=args.timeout, solver=args.solver,
+                        logic=args.smt_logic, max_depth=args.max_depth, max_states=args.max_states)
     if result.verdict == "error":
         if (result.reason or "").startswith("internal"):
             raise RuntimeError(result.reason)
@@ -562,6 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="unbounded: unrolling depth of bmc and kinduction (default 24)")
     p.add_argument("--max-states", type=_positive_int, default=None, metavar="N",
                    help="unbounded: state budget of explore (default 200000)")
+    p.add_argument("--letters", default=None, metavar="A.json",
+                   help="unbounded: the allowed input vectors, as an alphabet of one-step letters "
+                        "(default: every 0/1 vector)")
     p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds: unknown")
     p.add_argument("--solver", default="z3", help="solver of the smt method: z3, cvc5 (through pysmt) or z3-native "
                    "(z3's own API) (default z3)")

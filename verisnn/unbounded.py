@@ -90,12 +90,16 @@ def replay_unbounded(model: Model, prop: Property, raster: Any) -> int | None:
 
 
 def _falsified(model: Model, prop: Property, witness: np.ndarray, method: str, elapsed: float,
-               details: dict) -> Result:
-    """A witness found by a method, replayed on the reference simulator before it is reported."""
+               details: dict, letters: np.ndarray | None = None) -> Result:
+    """A witness found by a method, replayed on the reference simulator (and checked to use
+    only the allowed ``letters``) before it is reported."""
     step = replay_unbounded(model, prop, witness)
-    if step is None:
-        return Result("error", method, elapsed, reason="internal error: the witness found does not violate the "
-                      "property on the reference simulator (an encoding defect; please report it)", details=details)
+    outside = letters is not None and not (witness[:, None, :] == letters[None]).all(axis=2).any(axis=1).all()
+    if step is None or outside:
+        why = "uses an input outside the allowed letters" if outside else \
+            "does not violate the property on the reference simulator"
+        return Result("error", method, elapsed, reason=f"internal error: the witness found {why} (an encoding "
+                      f"defect; please report it)", details=details)
     return Result("falsified", method, elapsed, witness=witness,
                   details={**details, "witness_length": int(witness.shape[0]), "violation_step": step})
 
@@ -416,7 +420,7 @@ def _run_explore(model, prop, monitor, letters, budget, clock, details) -> Resul
     outcome, payload, stats = _explore(model, monitor, alphabet, budget, clock.deadline)
     details = {**details, **stats}
     if outcome == "unsafe":
-        return _falsified(model, prop, payload, "explore", clock.elapsed(), details)
+        return _falsified(model, prop, payload, "explore", clock.elapsed(), details, letters)
     if outcome == "unknown":
         return Result("unknown", "explore", clock.elapsed(), reason=payload, details=details)
     evidence = {"method": "explore", "reachable_states": stats["states"], "letters": stats["letters"],
@@ -441,7 +445,7 @@ def _run_smt(model, prop, monitor, letters, method, depth, clock, details) -> Re
         outcome, payload, reached = _bmc(ts, clock, depth)
         details["depth"] = reached
         if outcome == "unsafe":
-            return _falsified(model, prop, payload, "bmc", clock.elapsed(), details)
+            return _falsified(model, prop, payload, "bmc", clock.elapsed(), details, letters)
         reason = payload if outcome == "unknown" else (f"no violation within {depth} steps; bounded model "
                                                          f"checking proves nothing beyond its depth")
         return Result("unknown", "bmc", clock.elapsed(), reason=reason, details=details)
@@ -455,7 +459,7 @@ def _run_smt(model, prop, monitor, letters, method, depth, clock, details) -> Re
         outcome, payload, k = _kinduction(ts, sub, depth)
         details["induction_depth"] = k
         if outcome == "unsafe":
-            return _falsified(model, prop, payload, "kinduction", clock.elapsed(), details)
+            return _falsified(model, prop, payload, "kinduction", clock.elapsed(), details, letters)
         if outcome == "safe":
             evidence = {"method": "kinduction", "depth": k, **base_evidence,
                         "record": f"no violation within {k} steps of the initial state, and every loop-free path "
@@ -476,7 +480,7 @@ def _run_smt(model, prop, monitor, letters, method, depth, clock, details) -> Re
         ts = _new_system(model, monitor, letters, box)
         found, witness, reached = _bmc(ts, clock, max(depth, 4 * monitor.length + 64))
         if found == "unsafe":
-            return _falsified(model, prop, witness, "pdr", clock.elapsed(), {**details, "depth": reached})
+            return _falsified(model, prop, witness, "pdr", clock.elapsed(), {**details, "depth": reached}, letters)
         reasons.append(f"pdr: a violation is reachable, but bmc found no witness within {reached} steps")
     else:
         reasons.append(f"pdr: {payload}")
