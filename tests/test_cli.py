@@ -529,3 +529,76 @@ def test_nir_bad_input(capsys, files, tmp_path):
     code, answer, _ = run_json(capsys, "export-nir", files["model"], *common, "--out", tmp_path / "t.nir",
                                "--allow-lossy")
     assert code == 0 and any(c.startswith("LOSSY:") for c in answer["conventions"])
+
+
+# ----------------------------------------------------------------------------- verify: unbounded horizon
+
+
+def _unbounded_property(tmp_path: Path, condition) -> Path:
+    path = tmp_path / "unbounded.json"
+    path.write_text(json.dumps({"region": "any", "horizon": "unbounded", "condition": condition}))
+    return path
+
+
+def test_verify_unbounded_falsified_witness_replays(capsys, files, tmp_path):
+    from verisnn.properties import load_property
+    from verisnn.unbounded import replay_unbounded
+
+    prop = _unbounded_property(tmp_path, {"never_fires": [1, 1]})
+    for method in ("auto", "bmc", "explore"):
+        code, answer, _ = run_json(capsys, "verify", files["model"], "--property", prop, "--method", method)
+        assert code == 0 and answer["verdict"] == "falsified", answer
+        witness = np.array(answer["witness"])
+        step = replay_unbounded(tiny_model(), load_property(prop), witness)
+        assert step == answer["violation_step"] == len(witness) - 1
+
+
+def test_verify_unbounded_verified_with_evidence(capsys, files, tmp_path):
+    prop = _unbounded_property(tmp_path, {"window_spikes_at_most": {"window": 2, "spikes": 8}})  # 4 neurons
+    quiet = tmp_path / "quiet.json"
+    quiet.write_text(json.dumps({"letters": {"quiet": [[0, 0]], "right": [[0, 1]]}}))
+    # the integrate-and-fire membranes grow without bound: explore needs the inputs restricted
+    expected = {"kinduction": ("depth", []), "pdr": ("invariant", []),
+                "explore": ("reachable_states", ["--letters", quiet, "--max-states", "5000"])}
+    for method, (key, extra) in expected.items():
+        code, answer, _ = run_json(capsys, "verify", files["model"], "--property", prop, "--method", method, *extra)
+        assert code == 0 and answer["verdict"] == "verified", answer
+        assert answer["evidence"]["method"] == method and key in answer["evidence"]
+        assert answer["evidence"]["model_sha256"] == model_hash(tiny_model())
+    code, out, _ = run(capsys, "verify", files["model"], "--property", prop, "--method", "pdr")
+    assert code == 0 and out.startswith("verified") and "re-checked" in out
+
+
+def test_verify_unbounded_out_of_reach_is_unknown_in_time(capsys, files, tmp_path):
+    # the integrate-and-fire hidden neuron 0 gains 3 - 2 per step on input 0: it overflows, but
+    # only after millions of steps, beyond any unrolling; no method may claim either verdict
+    prop = _unbounded_property(tmp_path, "no_overflow")
+    code, answer, _ = run_json(capsys, "verify", files["model"], "--property", prop, "--timeout", "4")
+    assert code == 0 and answer["verdict"] == "unknown" and answer["time_s"] < 15, answer
+
+
+def test_verify_unbounded_letters_restrict_the_inputs(capsys, files, tmp_path):
+    prop = _unbounded_property(tmp_path, {"never_fires": [1, 0]})
+    code, answer, _ = run_json(capsys, "verify", files["model"], "--property", prop)
+    assert code == 0 and answer["verdict"] == "falsified", answer
+    letters = tmp_path / "letters.json"
+    letters.write_text(json.dumps({"letters": {"right": [[0, 1]], "quiet": [[0, 0]]}}))
+    code, answer, _ = run_json(capsys, "verify", files["model"], "--property", prop, "--letters", letters)
+    assert code == 0 and answer["verdict"] == "verified", answer  # only input 0 reaches output 0
+
+
+def test_verify_unbounded_bad_usage(capsys, files, tmp_path):
+    prop = _unbounded_property(tmp_path, {"never_fires": [1, 1]})
+    assert_bad_input(capsys, "verify", files["model"], "--property", prop, "--input", files["raster"],
+                     naming="--input")
+    assert_bad_input(capsys, "verify", files["model"], "--property", prop, "--method", "bab", naming="--method")
+    wide = tmp_path / "wide.json"
+    wide.write_text(json.dumps({"letters": {"a": [[1, 0], [0, 0]]}}))
+    assert_bad_input(capsys, "verify", files["model"], "--property", prop, "--letters", wide, naming="--letters")
+    bounded = tmp_path / "bounded.json"
+    bounded.write_text(json.dumps({"region": {"flips": 1}, "condition": "robust"}))
+    assert_bad_input(capsys, "verify", files["model"], "--property", bounded, naming="--input")
+    assert_bad_input(capsys, "verify", files["model"], "--property", bounded, "--input", files["raster"],
+                     "--method", "pdr", naming="--method")
+    outside = _unbounded_property(tmp_path, {"never_fires_after": {"inputs": [5], "within": 2, "neuron": [1, 0]}})
+    assert_bad_input(capsys, "verify", files["model"], "--property", outside, naming="input channel 5")
