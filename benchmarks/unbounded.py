@@ -135,6 +135,7 @@ def side_by_side(n_models: int, timeout: float, rng: np.random.Generator, digits
     queries += [(digits, NoOverflow()), (digits, NeverFires(1, 0))]
     per = {m: {"verified": 0, "falsified": 0, "unknown": 0, "error": 0, "times": []} for m in ("kinduction", "pdr")}
     truth_known, disagreements, both, faster = 0, [], 0, {"kinduction": 0, "pdr": 0}
+    ratios, only = [], {"kinduction": 0, "pdr": 0}
     for model, cond in queries:
         prop = Property(AnyInput(), cond, horizon="unbounded")
         truth = None
@@ -157,6 +158,11 @@ def side_by_side(n_models: int, timeout: float, rng: np.random.Generator, digits
             if a.verdict != b.verdict:
                 disagreements.append(f"kinduction {a.verdict} vs pdr {b.verdict}: {cond}")
             faster["kinduction" if a.time_s < b.time_s else "pdr"] += 1
+            ratios.append(b.time_s / max(a.time_s, 1e-6))
+        elif a.verdict in ("verified", "falsified"):
+            only["kinduction"] += 1
+        elif b.verdict in ("verified", "falsified"):
+            only["pdr"] += 1
     rows = {}
     for method, d in per.items():
         decided = d["verified"] + d["falsified"]
@@ -164,7 +170,8 @@ def side_by_side(n_models: int, timeout: float, rng: np.random.Generator, digits
                         "unknown": d["unknown"], "error": d["error"],
                         "decided_share": round(decided / len(queries), 3), "median_s": _median(d["times"])}
     return {"queries": len(queries), "ground_truth_known": truth_known, "both_decided": both,
-            "faster_on_both_decided": faster, "disagreements": disagreements, "methods": rows}
+            "faster_on_both_decided": faster, "pdr_over_kinduction_time_median": _median(ratios),
+            "decided_by_one_only": only, "disagreements": disagreements, "methods": rows}
 
 
 def main(argv=None) -> int:
@@ -197,7 +204,9 @@ def main(argv=None) -> int:
               f"{r['evidence']}")
     s = result["side_by_side"]
     print(f"\nk-induction vs PDR: {s['queries']} queries ({s['ground_truth_known']} with explicit-search ground "
-          f"truth); both decided {s['both_decided']}; faster there: {s['faster_on_both_decided']}")
+          f"truth); both decided {s['both_decided']}; faster there: {s['faster_on_both_decided']}, median time "
+          f"ratio pdr / kinduction {s['pdr_over_kinduction_time_median']}; decided by one only: "
+          f"{s['decided_by_one_only']}")
     for method, r in s["methods"].items():
         print(f"  {method:10s} decided {r['decided_share']:.0%} (verified {r['verified']}, falsified "
               f"{r['falsified']}, unknown {r['unknown']}, error {r['error']}), median {r['median_s']} s")
