@@ -511,6 +511,9 @@ def test_a_solver_unknown_is_never_verified(monkeypatch, method):
     monkeypatch.setattr(unbounded, "_check", lambda s, clock, *a: (z3.unknown, "injected for the test"))
     for cond in (NeverFires(1, 0), NeverFires(1, 1)):  # one holds, one does not
         r = verify_unbounded(_smoke_model(), _unbounded(cond), method=method, timeout=30)
+        if method == "auto" and r.verdict == "falsified":  # auto's random simulation needs no solver
+            assert r.method == "auto (random simulation)" and cond == NeverFires(1, 1)
+            continue
         assert r.verdict == "unknown" and "injected" in r.reason, (cond, r.verdict, r.reason)
 
 
@@ -703,3 +706,17 @@ def test_new_dataclasses_validate_at_construction(make, path):
     with pytest.raises(PropertyError) as info:
         make()
     assert info.value.path == path and isinstance(info.value, VerisnnError)
+
+
+def test_auto_random_simulation_finds_a_replayed_shortest_prefix():
+    prop = _unbounded(NeverFires(1, 1))  # violated on the smoke model
+    witness = unbounded._random_search(_smoke_model(), prop, None)
+    assert witness is not None
+    assert replay_unbounded(_smoke_model(), prop, witness) == len(witness) - 1  # cut right after the violation
+    letters = np.array([[0, 1], [0, 0]], dtype=np.int8)
+    only = unbounded._random_search(_gate_model(), _unbounded(NeverFires(0, 0)), letters)
+    assert only is None  # input 0 never spikes: the gate neuron cannot fire
+    found = unbounded._random_search(_gate_model(), _unbounded(NeverFires(0, 0)), np.array([[1, 0]], dtype=np.int8))
+    assert found is not None and (found == [1, 0]).all()
+    r = verify_unbounded(_smoke_model(), prop, method="auto", timeout=30)
+    assert r.verdict == "falsified" and r.method == "auto (random simulation)"

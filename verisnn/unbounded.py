@@ -20,7 +20,8 @@ condition's window monitor); four methods decide it:
   over every input letter, exhaustive: ``verified`` when every reachable state has been
   seen (the count is the evidence), ``unknown`` past the state budget.
 
-``auto`` runs k-induction, then PDR with the time left. Every ``falsified`` carries a
+``auto`` simulates random inputs first (cheap falsification on any model), then runs
+k-induction, then PDR with the time left. Every ``falsified`` carries a
 witness raster that :func:`replay_unbounded` (the reference simulator plus the monitor)
 confirms; a solver ``unknown``, a timeout or an error is never ``verified``.
 """
@@ -51,6 +52,7 @@ DEFAULT_MAX_DEPTH = 24  # unrolling depth of bmc and k-induction
 DEFAULT_MAX_STATES = 200_000  # explicit-state budget
 EXPLORE_MAX_LETTERS = 1 << 12  # explore enumerates every input letter; beyond this many it refuses
 EXACT_LIMIT = 1 << 40  # explore's state values stay below this, so every int64 product is exact
+RANDOM_TRIES, RANDOM_BUDGET = 256, 4_000_000  # auto's random simulations: rasters, and input bits in all
 
 
 # ---------------------------------------------------------------- the concrete check
@@ -75,18 +77,45 @@ def replay_unbounded(model: Model, prop: Property, raster: Any) -> int | None:
     any length ``L``) violates the unbounded property ``prop``; ``None`` if no step does."""
     check_against_model(prop, model, unbounded=True)
     arr = _check_input(model, raster)
-    steps = arr.shape[0]
+    first = _first_violations(model, prop, arr[None])
+    return None if first[0] < 0 else int(first[0])
+
+
+def _first_violations(model: Model, prop: Property, rasters: np.ndarray) -> np.ndarray:
+    """``[B]`` first violating steps (``-1``: none) of the reference simulator's runs on the
+    ``[B, L, n]`` 0/1 rasters."""
+    B, steps = rasters.shape[:2]
     longer = _longer(model, steps)
-    res = simulate(longer, arr[None])
-    overflowed = np.zeros((1, steps), dtype=np.int64)
+    res = simulate(longer, rasters)
+    overflowed = np.zeros((B, steps), dtype=np.int64)
     if isinstance(prop.condition, NoOverflow):
         ops, params = _plan(longer)
-        rec = OverflowRecordingOps(ops.dtype, 1)
-        semantics.run_layers(rec, longer, params, np.ascontiguousarray(arr[:, None]), (1,))
-        per_call = np.array(rec.calls).reshape(len(model.layers), steps, 1)  # layer-major: layer, step
+        rec = OverflowRecordingOps(ops.dtype, B)
+        semantics.run_layers(rec, longer, params, np.ascontiguousarray(rasters.transpose(1, 0, 2)), (B,))
+        per_call = np.array(rec.calls).reshape(len(model.layers), steps, B)  # layer-major: layer, step
         overflowed = per_call.any(axis=0).T.astype(np.int64)
-    first = first_violation(monitor_for(prop.condition, model), arr[None], list(res.layer_outputs), overflowed)
-    return None if first[0] < 0 else int(first[0])
+    return first_violation(monitor_for(prop.condition, model), rasters, list(res.layer_outputs), overflowed)
+
+
+def _random_search(model: Model, prop: Property, letters: np.ndarray | None, seed: int = 0) -> np.ndarray | None:
+    """Falsification by simulation: random input rasters (every density from sparse to
+    dense; from the allowed letters if given) of a few window lengths; the shortest prefix
+    that shows a violation, or ``None``. Cheap on any model; proves nothing."""
+    rng = np.random.default_rng(seed)
+    steps = 4 * monitor_for(prop.condition, model).length + 60
+    n = model.input.size
+    batch = max(8, min(RANDOM_TRIES, RANDOM_BUDGET // (steps * max(n, 1))))
+    if letters is None:
+        density = np.linspace(0.05, 0.95, batch)[:, None, None]
+        rasters = (rng.random((batch, steps, n)) < density).astype(np.int8)
+    else:
+        rasters = letters[rng.integers(0, len(letters), (batch, steps))]
+    first = _first_violations(model, prop, rasters)
+    hits = np.flatnonzero(first >= 0)
+    if not len(hits):
+        return None
+    k = hits[np.argmin(first[hits])]
+    return rasters[k, : first[k] + 1]
 
 
 def _falsified(model: Model, prop: Property, witness: np.ndarray, method: str, elapsed: float,
@@ -450,6 +479,10 @@ def _run_smt(model, prop, monitor, letters, method, depth, clock, details) -> Re
                                                          f"checking proves nothing beyond its depth")
         return Result("unknown", "bmc", clock.elapsed(), reason=reason, details=details)
     reasons = []
+    if method == "auto":
+        witness = _random_search(model, prop, letters)
+        if witness is not None:
+            return _falsified(model, prop, witness, "auto (random simulation)", clock.elapsed(), details, letters)
     if method in ("kinduction", "auto"):
         ts = _new_system(model, monitor, letters, box)
         sub = _Clock(None)
