@@ -40,42 +40,47 @@ def per_neuron(draw, values: st.SearchStrategy, size: int):
 
 
 @st.composite
-def decays(draw, size: int, leaky: bool):
+def decays(draw, size: int, leaky: bool, strict: bool = False):
     """``(num, shift)`` or a per-neuron list of them; ``leaky=False`` gives only no-leak pairs
-    (``num == 2**shift``, what an ``if`` neuron allows)."""
+    (``num == 2**shift``, what an ``if`` neuron allows); ``strict`` only pairs that leak
+    (``num < 2**shift``: a current that keeps a finite range for ever)."""
     def pair():
         if not leaky:
             return st.integers(0, 3).map(lambda s: (1 << s, s))
-        return st.integers(0, 5).flatmap(lambda s: st.tuples(st.integers(0, 1 << s), st.just(s)))
+        return st.integers(0, 5).flatmap(lambda s: st.tuples(st.integers(0, (1 << s) - strict), st.just(s)))
     if draw(st.booleans()):
         return draw(pair())
     return draw(st.lists(pair(), min_size=size, max_size=size))
 
 
 @st.composite
-def neurons(draw, size: int, allow_li: bool):
-    """A random neuron of ``size`` neurons; ``li`` only where allowed (the last layer)."""
+def neurons(draw, size: int, allow_li: bool, bits: st.SearchStrategy = st.sampled_from((3, 4, 5, 6, 8, 12, 24)),
+            most: int = 12, reset_span: int = 4, current_leaks: bool = False):
+    """A random neuron of ``size`` neurons; ``li`` only where allowed (the last layer).
+    ``bits``: the ``v_bits`` drawn; thresholds up to ``most``, ``v_reset`` within
+    ``±reset_span`` (both within the range); ``current_leaks``: a ``cuba_lif`` current
+    always decays (so the state space stays finite)."""
     model = draw(st.sampled_from(("if", "lif", "cuba_lif", "li") if allow_li else ("if", "lif", "cuba_lif")))
-    bits = draw(st.sampled_from((3, 4, 5, 6, 8, 12, 24)))
+    bits = draw(bits)
     hi = (1 << (bits - 1)) - 1
-    small = min(hi, 12)
+    small = min(hi, most)
     return Neuron(
         size=size,
         model=model,
         threshold=None if model == "li" else draw(per_neuron(st.integers(0, small), size)),
         fire_when=draw(st.sampled_from((">=", ">"))),
         v_decay=draw(decays(size, leaky=model != "if")),
-        i_decay=draw(decays(size, leaky=True)) if model == "cuba_lif" else None,
+        i_decay=draw(decays(size, leaky=True, strict=current_leaks)) if model == "cuba_lif" else None,
         rounding=draw(st.sampled_from(("floor", "toward_zero"))),
         reset=draw(st.sampled_from(("subtract", "to_value", "none"))),
-        v_reset=draw(per_neuron(st.integers(-min(hi + 1, 4), min(hi, 4)), size)),
+        v_reset=draw(per_neuron(st.integers(-min(hi + 1, reset_span), min(hi, reset_span)), size)),
         refractory=draw(per_neuron(st.integers(0, 2), size)),
         v_bits=bits,
         on_overflow=draw(st.sampled_from(("saturate", "wrap"))),
     )
 
 
-def _ints(shape, lo: int, hi: int):
+def int_arrays(shape, lo: int, hi: int):
     return hnp.arrays(np.int64, shape, elements=st.integers(lo, hi))
 
 
@@ -112,14 +117,14 @@ def models(draw, max_layers: int = 3, max_time_steps: int = 6) -> Model:
             size_out = draw(st.integers(1, 5))
             out_shape = (size_out,)
         neuron = draw(neurons(size_out, allow_li=last))
-        rec = draw(st.none() | _ints((size_out, size_out), w_lo, w_hi)) if neuron.fires else None
+        rec = draw(st.none() | int_arrays((size_out, size_out), w_lo, w_hi)) if neuron.fires else None
         common = dict(neuron=neuron, delay=delay, recurrent=rec)
         if conv:
-            layers.append(Conv2d(weight=draw(_ints((oc, ic, kh, kw), w_lo, w_hi)), input_shape=shape,
-                                 stride=stride, padding=pad, bias=draw(_ints((oc,), -3, 3)), **common))
+            layers.append(Conv2d(weight=draw(int_arrays((oc, ic, kh, kw), w_lo, w_hi)), input_shape=shape,
+                                 stride=stride, padding=pad, bias=draw(int_arrays((oc,), -3, 3)), **common))
         else:
-            layers.append(Dense(weight=draw(_ints((size_out, size_in), w_lo, w_hi)),
-                                bias=draw(_ints((size_out,), -3, 3)), **common))
+            layers.append(Dense(weight=draw(int_arrays((size_out, size_in), w_lo, w_hi)),
+                                bias=draw(int_arrays((size_out,), -3, 3)), **common))
         shape = out_shape
     readouts = ("membrane_final", "membrane_max") if not layers[-1].neuron.fires else ("spike_count", "first_spike")
     readout = Readout(type=draw(st.sampled_from(readouts)), ties=draw(st.sampled_from(("invalid", "lowest_index"))))

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import decays, per_neuron
+from conftest import int_arrays, neurons
 from verisnn import unbounded
 from verisnn.bounds import bounds_verify
 from verisnn.encodings.cpsat import cpsat_verify
@@ -136,33 +136,11 @@ def shortest_violation(model: Model, cond, letters: np.ndarray, L: int) -> int |
 # ---------------------------------------------------------------- small models and conditions
 
 
-@st.composite
-def small_neurons(draw, size: int, allow_li: bool, max_bits: int = 6) -> Neuron:
-    """A neuron of few states: ``v_bits`` 3..6; a ``cuba_lif`` current always leaks (so the
-    state space stays finite and explicit exploration can finish)."""
-    kind = draw(st.sampled_from(("if", "lif", "cuba_lif", "li") if allow_li else ("if", "lif", "cuba_lif")))
-    bits = draw(st.integers(3, max_bits))
-    hi = (1 << (bits - 1)) - 1
-    i_decay = None
-    if kind == "cuba_lif":
-        i_decay = draw(st.integers(1, 2).flatmap(lambda s: st.tuples(st.integers(0, (1 << s) - 1), st.just(s))))
-    return Neuron(
-        size=size, model=kind,
-        threshold=None if kind == "li" else draw(per_neuron(st.integers(0, min(hi, 5)), size)),
-        fire_when=draw(st.sampled_from((">=", ">"))),
-        v_decay=draw(decays(size, leaky=kind != "if")),
-        i_decay=i_decay,
-        rounding=draw(st.sampled_from(("floor", "toward_zero"))),
-        reset=draw(st.sampled_from(("subtract", "to_value", "none"))),
-        v_reset=draw(per_neuron(st.integers(-2, 2), size)),
-        refractory=draw(per_neuron(st.integers(0, 2), size)),
-        v_bits=bits,
-        on_overflow=draw(st.sampled_from(("saturate", "wrap"))),
-    )
-
-
-def _ints(shape, lo: int, hi: int):
-    return hnp.arrays(np.int64, shape, elements=st.integers(lo, hi))
+def small_neurons(size: int, allow_li: bool, max_bits: int = 6) -> st.SearchStrategy:
+    """A neuron of few states: ``v_bits`` 3..``max_bits``, small thresholds and resets; a
+    ``cuba_lif`` current always leaks (so the state space stays finite and explicit
+    exploration can finish)."""
+    return neurons(size, allow_li, bits=st.integers(3, max_bits), most=5, reset_span=2, current_leaks=True)
 
 
 @st.composite
@@ -177,8 +155,8 @@ def small_models(draw, allow_li: bool = True, max_layers: int = 2, max_neurons: 
         last = k == n_layers - 1
         size = draw(st.integers(1, max_neurons))
         neuron = draw(small_neurons(size, allow_li=allow_li and last, max_bits=max_bits))
-        rec = draw(st.none() | _ints((size, size), -3, 3)) if neuron.fires else None
-        layers.append(Dense(weight=draw(_ints((size, size_in), -4, 4)), bias=draw(_ints((size,), -2, 2)),
+        rec = draw(st.none() | int_arrays((size, size), -3, 3)) if neuron.fires else None
+        layers.append(Dense(weight=draw(int_arrays((size, size_in), -4, 4)), bias=draw(int_arrays((size,), -2, 2)),
                             neuron=neuron, delay=draw(st.sampled_from((0, 0, 1, 2))), recurrent=rec))
         size_in = size
     readout = Readout("spike_count") if layers[-1].neuron.fires else Readout("membrane_final")
