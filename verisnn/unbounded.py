@@ -52,6 +52,7 @@ DEFAULT_MAX_DEPTH = 24  # unrolling depth of bmc and k-induction
 DEFAULT_MAX_STATES = 200_000  # explicit-state budget
 EXPLORE_MAX_LETTERS = 1 << 12  # explore enumerates every input letter; beyond this many it refuses
 EXACT_LIMIT = 1 << 40  # explore's state values stay below this, so every int64 product is exact
+KINDUCTION_SHARE = 0.4  # of auto's time; PDR gets the rest
 RANDOM_TRIES, RANDOM_BUDGET = 256, 4_000_000  # auto's random simulations: rasters, and input bits in all
 
 
@@ -222,6 +223,13 @@ class _Clock:
     def __init__(self, timeout: float | None):
         self.t0 = time.perf_counter()
         self.deadline = None if timeout is None else self.t0 + timeout
+
+    def share(self, fraction: float) -> "_Clock":
+        """A clock started with this one whose deadline comes after ``fraction`` of its time."""
+        part = _Clock(None)
+        part.t0 = self.t0
+        part.deadline = None if self.deadline is None else self.t0 + fraction * (self.deadline - self.t0)
+        return part
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -485,11 +493,8 @@ def _run_smt(model, prop, monitor, letters, method, depth, clock, details) -> Re
             return _falsified(model, prop, witness, "auto (random simulation)", clock.elapsed(), details, letters)
     if method in ("kinduction", "auto"):
         ts = _new_system(model, monitor, letters, box)
-        sub = _Clock(None)
-        sub.t0 = clock.t0
-        sub.deadline = clock.deadline if method == "kinduction" or clock.deadline is None else \
-            clock.t0 + 0.4 * (clock.deadline - clock.t0)
-        outcome, payload, k = _kinduction(ts, sub, depth)
+        share = clock if method == "kinduction" else clock.share(KINDUCTION_SHARE)
+        outcome, payload, k = _kinduction(ts, share, depth)
         details["induction_depth"] = k
         if outcome == "unsafe":
             return _falsified(model, prop, payload, "kinduction", clock.elapsed(), details, letters)
