@@ -46,8 +46,8 @@ from verisnn.bounds import input_bounds as bounds_input_bounds
 from verisnn.errors import VerisnnError
 from verisnn.model import Model
 from verisnn.model_format import model_hash
-from verisnn.properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, Intensity, Jitter,
-                                NeverFires, NoOverflow, Property, Robust, SpikesAtMost, SynopsAtMost,
+from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions,
+                                Intensity, Jitter, NeverFires, NoOverflow, Property, Robust, SpikesAtMost, SynopsAtMost,
                                 check_against_model, region_size)
 from verisnn.semantics import LayerParams, Ops
 from verisnn.simulator import check_raster, simulate
@@ -145,6 +145,9 @@ class CpSatOps(Ops):
         self.materialize = materialize
         self.pre_overflow: list[tuple[Sym, int]] = []
         self.fresh: Counter = Counter()
+        # (t, i) -> the literal "input bit (t, i) is 1", for each bit the region may change
+        # (set by region_inputs; the hardware event terms need the inputs as literals)
+        self.input_literals: dict[tuple[int, int], Any] = {}
 
     # -- helpers
 
@@ -568,6 +571,10 @@ def add_violation(ops: CpSatOps, model: Model, cond, raster: Sym, outputs: list[
         v.clause([v.ge(_synops(model, raster, outputs), cond.s + 1)])
     elif isinstance(cond, NeverFires):
         v.clause([v.spike(x) for x in outputs[cond.layer].cp[:, cond.neuron]])
+    elif isinstance(cond, HARDWARE_CONDITIONS):
+        from verisnn.worst_case import add_hardware_violation  # the hardware event terms build on this module
+
+        add_hardware_violation(v, model, cond, raster, outputs)
     elif isinstance(cond, NoOverflow):
         atoms = []
         for u, bits in ops.pre_overflow:
@@ -607,6 +614,7 @@ def region_inputs(ops: CpSatOps, region, centre: np.ndarray, step_budget: np.nda
             return c
         f = ops.model.new_bool_var(f"flip_{idx[0]}_{idx[1]}")
         flips.append((idx[0], idx[1], f))
+        ops.input_literals[(int(idx[0]), int(idx[1]))] = f if c == 0 else ~f
         return f if c == 0 else 1 - f
     x = Sym(_objects(centre.shape, bit), iv)
     k = None if isinstance(region, AnyInput) else region.k

@@ -47,9 +47,9 @@ from verisnn import semantics
 from verisnn.errors import VerisnnError
 from verisnn.model import Model
 from verisnn.model_format import model_hash
-from verisnn.properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, NeverFires,
-                                NoOverflow, Property, Robust, SpikesAtMost, SynopsAtMost, check_against_model,
-                                region_size)
+from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions,
+                                NeverFires, NoOverflow, Property, Robust, SpikesAtMost, SynopsAtMost,
+                                check_against_model, region_size)
 from verisnn.semantics import LayerParams, Ops
 from verisnn.simulator import ArraySequences, check_raster, simulate
 from verisnn.state import object_array as _objects
@@ -1133,6 +1133,10 @@ def _synops(terms: Terms, model: Model, raster: np.ndarray, outputs: list[np.nda
     return terms.plus(parts)
 
 
+_NO_HARDWARE = ("the smt method does not decide the hardware conditions latency_us_at_most and energy_uj_at_most "
+                "(use the cpsat, enumerate, bab or auto method)")
+
+
 def violation(terms: Terms, ops: SymbolicOps, model: Model, cond, raster: np.ndarray, outputs: list[np.ndarray],
               reference: int | None) -> Term:
     """The negation of ``cond`` on the unrolled run (what :func:`verisnn.verify.violations` checks)."""
@@ -1159,6 +1163,8 @@ def violation(terms: Terms, ops: SymbolicOps, model: Model, cond, raster: np.nda
         return t.gt(_synops(t, model, raster, outputs), cond.s)
     if isinstance(cond, NeverFires):
         return t.or_([t.as_bool(x) for x in outputs[cond.layer][:, cond.neuron]])
+    if isinstance(cond, HARDWARE_CONDITIONS):
+        raise VerisnnError(_NO_HARDWARE, "condition")
     if isinstance(cond, NoOverflow):
         out = []
         for u, bits in ops.pre_overflow:
@@ -1316,6 +1322,8 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
             raise VerisnnError("verify takes one centre raster [T, n], not a batch", "input")
         centre = arr[0]
         check_against_model(prop, model)
+        if isinstance(prop.condition, HARDWARE_CONDITIONS):
+            raise VerisnnError(_NO_HARDWARE, "condition")
         size = region_size(prop.region, centre)
         reference = _reference(model, centre)
     except VerisnnError as e:

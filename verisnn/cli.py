@@ -504,6 +504,96 @@ def cmd_automaton(args) -> tuple[dict, str]:
     return answer, "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------- hardware cost
+
+
+def cmd_cost(args) -> tuple[dict, str]:
+    from .hardware import cost, load_placement, load_profile, place
+
+    model = load_model_arg(args.model)
+    raster = load_npy(args.input, "--input")
+    try:
+        profile = load_profile(args.profile)
+    except InputError as e:
+        raise InputError(e.message, f"--profile {e.path}" if e.path not in (None, "profile") else "--profile") from None
+    placement = None
+    if args.placement is not None:
+        try:
+            placement = place(model, profile, load_placement(args.placement))
+        except InputError as e:
+            raise InputError(e.message, f"--placement {e.path}" if e.path not in (None, "placement")
+                             else "--placement") from None
+    try:
+        report = cost(model, raster, profile, placement)
+    except InputError as e:
+        if e.path == "input":  # the raster does not fit the model
+            raise InputError(e.message, f"--input {args.input}") from None
+        raise
+    answer, human = report.to_json(), _cost_human(profile, report)
+    # --worst-case: the largest cost over a region around the input (verisnn/worst_case.py, CP-SAT)
+    if args.worst_case is not None:
+        worst = _cost_worst_case(args, model, raster, profile, placement)
+        answer["worst_case"] = worst.to_json()
+        human += "\n" + _worst_case_human(worst)
+    elif args.region is not None or args.property is not None:
+        raise UsageError("--region and --property give the region of --worst-case QUANTITY, which is missing")
+    return answer, human
+
+
+_COST_QUANTITIES = ("latency_us", "energy_uj", "synops", "spikes")  # worst_case.QUANTITIES (not imported: CP-SAT)
+_COST_UNITS = {"latency_us": " us", "energy_uj": " uJ", "synops": " synops", "spikes": " spikes"}
+
+
+def _cost_worst_case(args, model, raster, profile, placement):
+    """The worst case of ``--worst-case QUANTITY`` over ``--region`` or ``--property``'s region."""
+    from .properties import _parse_yaml, load_property
+    from .worst_case import worst_case
+
+    if (args.region is None) == (args.property is None):
+        raise UsageError("--worst-case needs exactly one of --region REGION and --property PROP.yaml")
+    if args.property is not None:
+        region = load_property(existing_file(args.property, "--property")).region
+    else:
+        region = _parse_yaml(args.region.encode())  # the file form: '{flips: 2}', 'any'
+    try:
+        return worst_case(model, raster, region, args.worst_case, profile, args.timeout, placement=placement)
+    except InputError as e:
+        if e.path == "input":  # a batch, or a raster that does not fit the model
+            raise InputError(e.message, f"--input {args.input}") from None
+        raise
+
+
+def _worst_case_human(worst) -> str:
+    unit = _COST_UNITS[worst.quantity]
+    if worst.status == "optimal":
+        return (f"worst case   {worst.quantity} {worst.value}{unit}: the certified maximum over the region "
+                "(witness in --json)")
+    if worst.status == "feasible":
+        return (f"worst case   {worst.quantity} between {worst.value} and {worst.bound}{unit} "
+                f"(not closed: {worst.reason})")
+    return f"worst case   {worst.quantity} unknown: at least {worst.value}{unit} ({worst.reason})"
+
+
+def _cost_human(profile, report) -> str:
+    """A few readable lines: one run with its layers and cores, a batch as a summary."""
+    head = f"profile      {profile.name} ({profile.figures}; {_clip(profile.source, 80)})"
+    if report.batched:
+        lat, energy = np.asarray(report.latency_us), np.asarray(report.energy_uj)
+        lines = [head, f"batch of {len(report)} rasters (T={report.steps}), {len(report.cores)} cores in use"]
+        if len(report):
+            lines += [f"latency      mean {lat.mean():.6g} us (min {lat.min():.6g}, max {lat.max():.6g})",
+                      f"energy       mean {energy.mean():.6g} uJ (min {energy.min():.6g}, max {energy.max():.6g})"]
+        return "\n".join(lines)
+    answer = report.to_json()
+    lines = [head, f"latency      {answer['latency_us']:.6g} us over {report.steps} steps on {len(report.cores)} cores",
+             f"energy       {answer['energy_uj']:.6g} uJ",
+             f"events       {answer['synops']} synops, {answer['spikes']} spikes, {report.active_updates} active and "
+             f"{report.inactive_updates} inactive neuron updates"]
+    lines += [f"  layer {d['layer']}    {d['synops']} synops, {d['spikes']} spikes, {d['active_updates']} active / "
+              f"{d['inactive_updates']} inactive updates, {d['energy_uj']:.6g} uJ" for d in answer["per_layer"]]
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- parser and main
 
 
@@ -626,6 +716,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds: unknown")
     p.add_argument("--no-minimize", action="store_true", help="write the full reachable machine, not the minimal one")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for automaton.json/.dot/.smv/.aalpy.dot")
+
+    p = add("cost", cmd_cost, "count the hardware events of a run and price them with a neuromorphic chip profile")
+    p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
+    p.add_argument("--input", required=True, metavar="RASTER.npy", help="0/1 integer array [T, n] or [B, T, n]")
+    p.add_argument("--profile", required=True, metavar="NAME|PROFILE.yaml",
+                   help="a built-in profile (loihi, spinnaker2, truenorth) or a profile YAML file")
+    p.add_argument("--placement", default=None, metavar="P.json",
+                   help="cores per layer: [core or [core per neuron], ...] (default: layer by layer, full cores)")
+    # --worst-case: the largest cost over an input region, certified by CP-SAT (verisnn/worst_case.py)
+    p.add_argument("--worst-case", default=None, choices=_COST_QUANTITIES, metavar="QUANTITY",
+                   help=f"also maximise QUANTITY ({', '.join(_COST_QUANTITIES)}) over a region around the input "
+                        "[T, n]: the certified maximum, or bounds and a witness")
+    p.add_argument("--region", default=None, metavar="REGION",
+                   help="with --worst-case: the region as in a property file, e.g. '{flips: 2}' or any")
+    p.add_argument("--property", default=None, metavar="PROP.yaml", help="with --worst-case: take the region of "
+                   "this property file")
+    p.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
+                   help="with --worst-case: give up after S seconds (then bounds, not the maximum)")
     return parser
 
 

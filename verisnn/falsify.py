@@ -24,8 +24,8 @@ import time
 import numpy as np
 
 from .model import Model
-from .properties import (AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions, NeverFires,
-                         Property, Robust, SpikesAtMost, SynopsAtMost, changeable_positions)
+from .properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions,
+                         NeverFires, Property, Robust, SpikesAtMost, SynopsAtMost, changeable_positions)
 from .simulator import SimResult, simulate
 
 
@@ -44,6 +44,8 @@ def margin(model: Model, prop: Property, res: SimResult, reference: int | None) 
         return c.e - res.total_spikes
     if isinstance(c, SynopsAtMost):
         return c.s - res.synops
+    if isinstance(c, HARDWARE_CONDITIONS):  # latency and energy grow with the events: more events, closer
+        return -(res.synops + res.total_spikes)
     if isinstance(c, NeverFires):
         return -res.layer_outputs[c.layer][:, :, c.neuron].sum(axis=1, dtype=np.int64)
     if isinstance(c, FirstSpikeBy):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,76 @@ class NoOverflow(Condition):
         return "no_overflow"
 
 
+def _amount(x: Any, path: str) -> int | float:
+    """A finite non-negative number (int or float; bool is not a number here)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(x) or x < 0:
+        raise PropertyError(f"expected a finite non-negative number, got {x!r}", path)
+    return int(x) if isinstance(x, (int, np.integer)) else float(x)
+
+
+def _profile_name(x: Any, path: str) -> str:
+    if not isinstance(x, str) or not x.strip():
+        raise PropertyError(f"expected a hardware profile name or the path of a profile file, got {x!r}", path)
+    return x
+
+
+def _scaled_floor(x: int | float, scale: int) -> int:
+    """``floor(x * scale)`` exactly, ``x`` read as the decimal written (the shortest repr of
+    a float: ``1.1`` is 1.1, not the binary double nearest to it)."""
+    value = Decimal(x) if isinstance(x, int) else Decimal(repr(x))
+    return int((value * scale).to_integral_value(rounding=ROUND_FLOOR))
+
+
+DEFAULT_PROFILE = "loihi"
+
+
+@dataclass(frozen=True)
+class LatencyAtMost(Condition):
+    """The run's latency on the hardware of ``profile`` (a built-in profile name or a
+    profile YAML path; :func:`verisnn.hardware.cost` with the default placement: per step
+    the busiest core's work plus the barrier, summed over the ``T`` steps) is at most ``us``
+    microseconds. Exactly: ``latency_ps <= floor(us * 10^6)``, ``us`` read as the decimal written."""
+
+    us: float
+    profile: str = DEFAULT_PROFILE
+
+    def __post_init__(self):
+        object.__setattr__(self, "us", _amount(self.us, "condition.latency_us_at_most.us"))
+        object.__setattr__(self, "profile", _profile_name(self.profile, "condition.latency_us_at_most.profile"))
+
+    def limit_ps(self) -> int:
+        """The largest latency in ps that satisfies the condition."""
+        return _scaled_floor(self.us, 10**6)
+
+    def to_dict(self) -> Any:
+        return {"latency_us_at_most": {"us": self.us, "profile": self.profile}}
+
+
+@dataclass(frozen=True)
+class EnergyAtMost(Condition):
+    """The run's energy on the hardware of ``profile`` (as :class:`LatencyAtMost`; energy
+    does not depend on the placement) is at most ``uj`` microjoules. Exactly:
+    ``energy_fj <= floor(uj * 10^9)``, ``uj`` read as the decimal written."""
+
+    uj: float
+    profile: str = DEFAULT_PROFILE
+
+    def __post_init__(self):
+        object.__setattr__(self, "uj", _amount(self.uj, "condition.energy_uj_at_most.uj"))
+        object.__setattr__(self, "profile", _profile_name(self.profile, "condition.energy_uj_at_most.profile"))
+
+    def limit_fj(self) -> int:
+        """The largest energy in fJ that satisfies the condition."""
+        return _scaled_floor(self.uj, 10**9)
+
+    def to_dict(self) -> Any:
+        return {"energy_uj_at_most": {"uj": self.uj, "profile": self.profile}}
+
+
+HARDWARE_CONDITIONS = (LatencyAtMost, EnergyAtMost)
+
+
 def _channels(x: Any, path: str) -> tuple[int, ...]:
     if not isinstance(x, (list, tuple)):
         raise PropertyError(f"expected a list of input channels, got {x!r}", path)
@@ -385,6 +456,15 @@ _POSITIVE = {"type": "integer", "minimum": 1}
 _PAIR = {"type": "array", "prefixItems": [_COUNT, _COUNT], "minItems": 2, "maxItems": 2}
 _CHANNELS = {"type": "array", "minItems": 1, "items": _COUNT}
 
+
+def _hardware_schema(unit: str) -> dict:
+    """A hardware bound: a plain number (profile loihi) or {unit: number, profile: name}."""
+    amount = {"type": "number", "minimum": 0}
+    return {"type": ["number", "object"],
+            "if": {"type": "number"}, "then": amount,
+            "else": {"additionalProperties": False, "required": [unit],
+                     "properties": {unit: amount, "profile": {"type": "string", "minLength": 1}}}}
+
 _SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "verisnn property",
@@ -428,6 +508,8 @@ _SCHEMA: dict = {
                                         "properties": {"pattern": {"type": "array", "minItems": 1,
                                                                    "items": {"type": "array", "items": _COUNT}},
                                                        "steps": _COUNT, "class": _COUNT}},
+                    "latency_us_at_most": _hardware_schema("us"),
+                    "energy_uj_at_most": _hardware_schema("uj"),
                 },
             },
         },
@@ -436,7 +518,8 @@ _SCHEMA: dict = {
 
 _REGION_KEYS = "flips, deletions, insertions, jitter, intensity"
 _CONDITION_KEYS = ("decided_by, first_spike_by, spikes_at_most, synops_at_most, never_fires, "
-                   "window_spikes_at_most, never_fires_after, responds_within")
+                   "window_spikes_at_most, never_fires_after, responds_within, latency_us_at_most, "
+                   "energy_uj_at_most")
 # What a value at each path must be: schema errors at these paths say so in words.
 _EXPECTED = {
     "region": f"'any' or an object with exactly one key of {_REGION_KEYS}",
@@ -462,6 +545,14 @@ _EXPECTED = {
     "condition.responds_within.pattern": "a non-empty list of steps, each a list of input channels",
     "condition.responds_within.steps": "a non-negative integer",
     "condition.responds_within.class": "a non-negative integer",
+    "condition.latency_us_at_most": "a non-negative number of microseconds, or an object {us: number, "
+                                     "profile: name or path}",
+    "condition.latency_us_at_most.us": "a finite non-negative number",
+    "condition.latency_us_at_most.profile": "a hardware profile name or the path of a profile file",
+    "condition.energy_uj_at_most": "a non-negative number of microjoules, or an object {uj: number, "
+                                    "profile: name or path}",
+    "condition.energy_uj_at_most.uj": "a finite non-negative number",
+    "condition.energy_uj_at_most.profile": "a hardware profile name or the path of a profile file",
     "horizon": "'bounded' or 'unbounded'", "name": "a string",
 }
 
@@ -522,6 +613,11 @@ def _condition_from(doc: Any) -> Condition:
     if key == "responds_within":
         return RespondsWithin(pattern=tuple(tuple(p) for p in value["pattern"]), steps=value["steps"],
                               cls=value.get("class"))
+    if key in ("latency_us_at_most", "energy_uj_at_most"):
+        cls, unit = (LatencyAtMost, "us") if key == "latency_us_at_most" else (EnergyAtMost, "uj")
+        if isinstance(value, dict):
+            return cls(value[unit], value.get("profile", DEFAULT_PROFILE))
+        return cls(value)
     return {"decided_by": DecidedBy, "first_spike_by": FirstSpikeBy, "spikes_at_most": SpikesAtMost,
             "synops_at_most": SynopsAtMost}[key](value)
 
@@ -628,6 +724,8 @@ def check_against_model(prop: Property, model, unbounded: bool = False) -> None:
         if cond.neuron >= layer.out_size:
             raise PropertyError(f"neuron {cond.neuron} out of range: layer {cond.layer} has {layer.out_size} "
                                 f"neurons (0-based)", f"{at}[1]")
+    if isinstance(cond, HARDWARE_CONDITIONS):
+        _hardware_fits(cond, model)
     n = model.input.size
     if isinstance(cond, NeverFiresAfter):
         _channels_fit(cond.inputs, n, "condition.never_fires_after.inputs")
@@ -639,6 +737,17 @@ def check_against_model(prop: Property, model, unbounded: bool = False) -> None:
         if cond.cls is not None and cond.cls >= model.layers[-1].out_size:
             raise PropertyError(f"class {cond.cls} out of range: the output layer has "
                                 f"{model.layers[-1].out_size} neurons", "condition.responds_within.class")
+
+
+def _hardware_fits(cond: Condition, model) -> None:
+    """The condition's profile loads and the model fits on its chip (default placement)."""
+    from .hardware import load_profile, place  # the hardware model builds on the simulator, not on properties
+
+    path = f"condition.{next(iter(cond.to_dict()))}.profile"
+    try:
+        place(model, load_profile(cond.profile))
+    except VerisnnError as e:
+        raise PropertyError(str(e), path) from None
 
 
 def _channels_fit(channels: tuple[int, ...], n: int, path: str) -> None:
@@ -788,7 +897,8 @@ def region_size(region: Region, centre_raster: Any) -> int:
 
 
 __all__ = [
-    "AnyInput", "Condition", "DecidedBy", "Deletions", "FirstSpikeBy", "Flips", "Insertions", "Intensity", "Jitter",
+    "AnyInput", "Condition", "DecidedBy", "Deletions", "EnergyAtMost", "FirstSpikeBy", "Flips", "HARDWARE_CONDITIONS",
+    "Insertions", "Intensity", "Jitter", "LatencyAtMost",
     "NeverFires", "NeverFiresAfter", "NoOverflow", "Property", "PropertyError", "Region", "RespondsWithin", "Robust", "SpikesAtMost", "SynopsAtMost",
     "WindowSpikesAtMost",
     "changeable_positions", "check_against_model", "load_property", "parse_property", "region_contains",

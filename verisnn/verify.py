@@ -34,10 +34,10 @@ from . import semantics
 from .errors import VerisnnError
 from .model import Model
 from .model_format import model_hash
-from .properties import (AnyInput, Deletions, DecidedBy, FirstSpikeBy, Flips, Insertions, Intensity, Jitter,
-                         NeverFires, NoOverflow, Property, PropertyError, Robust, SpikesAtMost,
-                         SynopsAtMost, changeable_positions, check_against_model, region_contains,
-                         region_size)
+from .properties import (HARDWARE_CONDITIONS, AnyInput, Deletions, DecidedBy, EnergyAtMost, FirstSpikeBy, Flips,
+                         Insertions, Intensity, Jitter, LatencyAtMost, NeverFires, NoOverflow, Property, PropertyError,
+                         Robust, SpikesAtMost, SynopsAtMost, changeable_positions, check_against_model,
+                         region_contains, region_size)
 from .readout import decide
 from .bab import Search
 from .bounds import bounds_verify
@@ -127,6 +127,13 @@ def violations(model: Model, prop: Property, rasters: np.ndarray, reference: int
         return res.synops > c.s
     if isinstance(c, NeverFires):
         return res.layer_outputs[c.layer][:, :, c.neuron].astype(bool).any(axis=1)
+    if isinstance(c, (LatencyAtMost, EnergyAtMost)):
+        from .hardware import cost  # the hardware model prices the reference simulator's events
+
+        report = cost(model, rasters, c.profile)
+        if isinstance(c, LatencyAtMost):
+            return np.array([int(ps) > c.limit_ps() for ps in report.latency_ps], dtype=bool)
+        return np.array([int(fj) > c.limit_fj() for fj in report.energy_fj], dtype=bool)
     raise VerisnnError(f"the enumerate method has no check for {type(c).__name__}", "condition")
 
 
@@ -236,6 +243,8 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
         # the centre itself has no unique decision: it is its own counterexample
         return report_witness(model, prop, centre, centre, None, method, elapsed(), details)
     deadline = None if timeout is None else t0 + timeout
+    if isinstance(prop.condition, HARDWARE_CONDITIONS):
+        return _hardware(model, centre, prop, method, reference, size, deadline, max_region, batch, t0, details)
     if method == "bounds":
         proved = _bounds(model, centre, prop, reference, "bounds", t0, details)
         return proved or Result("unknown", "bounds", elapsed(), reason="the interval bounds do not decide the "
@@ -373,6 +382,77 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     result.time_s = elapsed()
     result.details = {**details, **result.details, "stage": stage}
     return result
+
+
+def _hardware(model, centre, prop, method, reference, size, deadline, max_region, batch, t0, details) -> Result:
+    """``latency_us_at_most`` / ``energy_uj_at_most``: decided exactly by ``enumerate`` and
+    ``bab`` (every raster's run priced by :func:`verisnn.hardware.cost`) and by ``cpsat`` (the
+    event terms of :mod:`verisnn.worst_case`: verified only on INFEASIBLE); the ``bounds`` and
+    ``smt`` methods have no encoding of them and refuse. ``auto``: the centre; enumeration of
+    a small region; falsification (greedy, random); enumeration of a region within
+    ``max_region``; CP-SAT beyond. A verified answer's evidence carries the profile."""
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+    key = next(iter(prop.condition.to_dict()))
+    remaining = lambda: None if deadline is None else max(deadline - time.perf_counter(), 0.0)  # noqa: E731
+    if method in ("bounds", "smt"):
+        return Result("error", method, elapsed(), reason=f"the {method} method does not decide {key} (hardware "
+                      f"costs are decided by the cpsat, enumerate, bab and auto methods)", details=details)
+    if method == "cpsat":
+        from .encodings.cpsat import cpsat_verify
+
+        result = cpsat_verify(model, centre, prop, timeout=remaining())
+    elif method == "bab":
+        result = _bab(model, centre, prop, reference, size, deadline, t0, details)
+    elif method == "enumerate":
+        result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
+    else:
+        result = _auto_hardware(model, centre, prop, reference, size, deadline, max_region, batch, t0, details)
+    if result.verdict == "verified" and result.evidence is not None:
+        from .hardware import load_profile
+
+        result.evidence["hardware_profile"] = load_profile(prop.condition.profile).to_dict()
+    return result
+
+
+def _auto_hardware(model, centre, prop, reference, size, deadline, max_region, batch, t0, details) -> Result:
+    violates = lambda r, res=None: violations(model, prop, r, reference, res)  # noqa: E731
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+
+    def staged(result: Result, stage: str) -> Result:
+        result.method, result.time_s = "auto", elapsed()
+        result.details = {**details, **result.details, "stage": stage}
+        return result
+
+    if violates(centre[None])[0]:
+        return report_witness(model, prop, centre, centre, reference, "auto", elapsed(), {**details, "stage": "centre"})
+    small = min(SEARCH_FIRST_ABOVE, max_region)
+    if size <= small:  # enumerated at once: as fast as a search, and exact
+        return staged(_enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
+                                 "auto"), "enumerate")
+    for stage, search in (("greedy", lambda: greedy_search(model, prop, centre, reference, violates,
+                                                            deadline=deadline)),
+                          ("random", lambda: random_search(model, prop, centre, violates, deadline=deadline))):
+        witness = search()
+        if witness is not None:
+            return report_witness(model, prop, centre, witness, reference, "auto", elapsed(),
+                                  {**details, "stage": stage})
+    if size <= max_region:  # exact, and predictable: every raster priced once
+        return staged(_enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
+                                 "auto"), "enumerate")
+    flips_like = isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput))
+    terms = model.time_steps * sum(int(np.count_nonzero(layer.dense_weight())) for layer in model.layers)
+    if not flips_like or terms > SMT_MAX_TERMS:
+        why = (f"the model ({terms} synapse-steps) is beyond the solver encodings (limit {SMT_MAX_TERMS})"
+               if flips_like else "no solver encoding covers the region")
+        return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
+                      f"limit {max_region}, and {why}", details=details)
+    left = None if deadline is None else deadline - time.perf_counter()
+    if left is not None and left <= 0:
+        return Result("unknown", "auto", elapsed(), reason=f"timeout after {deadline - t0} s (falsification search "
+                      f"found nothing; the region is too large to enumerate)", details=details)
+    from .encodings.cpsat import cpsat_verify
+
+    return staged(cpsat_verify(model, centre, prop, timeout=left), "cpsat")
 
 
 def _bounds(model, centre, prop, reference, method: str, t0: float, details: dict) -> Result | None:
