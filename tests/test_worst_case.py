@@ -308,7 +308,8 @@ def test_feasible_reports_an_honest_gap():
     """Stopped early, the answer keeps lower bound <= upper bound and both hold (brute force)."""
     model = Model(time_steps=3, input=InputSpec(3), layers=(
         Dense(weight=[[2, 3, 1], [3, 1, 2], [1, 1, 4], [2, 2, 2]], neuron=Neuron(size=4, model="if", threshold=3)),
-        Dense(weight=[[1, 1, 1, 1], [2, -1, 1, 0]], neuron=Neuron(size=2, threshold=2))), readout=Readout("spike_count"))
+        Dense(weight=[[1, 1, 1, 1], [2, -1, 1, 0]], neuron=Neuron(size=2, threshold=2))),
+        readout=Readout("spike_count"))
     centre = np.zeros((3, 3), dtype=np.int8)
     best, _ = _brute(model, centre, AnyInput(), "latency_us", "loihi")
     result = worst_case(model, centre, AnyInput(), "latency_us", "loihi", method="cpsat",
@@ -340,7 +341,8 @@ def test_bad_hardware_conditions_name_the_key(doc, path, word):
 
 def test_hardware_conditions_parse_and_round_trip():
     assert parse_property({"condition": {"latency_us_at_most": 2.5}}).condition == LatencyAtMost(2.5, "loihi")
-    prop = parse_property({"region": {"flips": 1}, "condition": {"energy_uj_at_most": {"uj": 1, "profile": "truenorth"}}})
+    prop = parse_property({"region": {"flips": 1},
+                           "condition": {"energy_uj_at_most": {"uj": 1, "profile": "truenorth"}}})
     assert prop == Property(Flips(1), EnergyAtMost(1, "truenorth"))
     assert parse_property(prop.to_dict()) == prop
     assert prop.to_dict()["condition"] == {"energy_uj_at_most": {"uj": 1, "profile": "truenorth"}}
@@ -348,7 +350,8 @@ def test_hardware_conditions_parse_and_round_trip():
 
 def _tiny() -> Model:
     return Model(time_steps=2, input=InputSpec(2), layers=(
-        Dense(weight=[[1, 2], [2, 1], [1, 1]], neuron=Neuron(size=3, model="if", threshold=2)),), readout=Readout("spike_count"))
+        Dense(weight=[[1, 2], [2, 1], [1, 1]], neuron=Neuron(size=3, model="if", threshold=2)),),
+        readout=Readout("spike_count"))
 
 
 def test_profiles_that_do_not_fit_are_errors(tmp_path):

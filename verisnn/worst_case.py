@@ -190,7 +190,8 @@ def event_terms(ops: CpSatOps, model: Model, raster: Sym, outputs: list[Sym],
     for k, layer in enumerate(model.layers):
         feed = np.asarray(layer.dense_weight()) != 0
         feed_cols = [np.flatnonzero(row) for row in feed]
-        rec_cols = None if layer.recurrent is None else [np.flatnonzero(row) for row in np.asarray(layer.recurrent) != 0]
+        rec = None if layer.recurrent is None else np.asarray(layer.recurrent) != 0
+        rec_cols = None if rec is None else [np.flatnonzero(row) for row in rec]
         source = (lambda t, i: input_bit(t, i)) if k == 0 else (lambda t, i, k=k: spike(k - 1, t, i))
         cols = [column[int(c)] for c in placement.cores[k]] if placement is not None else None
         if cols is not None:
@@ -198,8 +199,7 @@ def event_terms(ops: CpSatOps, model: Model, raster: Sym, outputs: list[Sym],
                 core_neurons[c] += 1
         syn_total, act_total = _Count(), _Count()
         fed = [int(i) for i in np.flatnonzero(feed.any(axis=0))]  # sources with a non-zero synapse
-        looped = [] if rec_cols is None else [int(i) for i in np.flatnonzero((np.asarray(layer.recurrent) != 0)
-                                                                               .any(axis=0))]
+        looped = [] if rec is None else [int(i) for i in np.flatnonzero(rec.any(axis=0))]
         for t in range(T):
             ops._check_time()
             # source index -> its 0/1 value arriving at step t (nothing arrives before the delay)
