@@ -525,3 +525,17 @@ def test_cli_cost_worst_case_over_a_region(capsys, cost_files, tmp_path):
     code, answer = run_cli(capsys, "cost", cost_files["model"], "--input", cost_files["batch"], "--profile", "loihi",
                            "--worst-case", "spikes", "--region", "any")
     assert code == 2 and answer["error"].startswith("--input")
+
+
+def test_cli_worst_case_human_line_says_what_is_known():
+    from verisnn.worst_case import WorstCase
+
+    def line(status, value, bound, reason=None):
+        worst = WorstCase("synops", status, value, value, bound, bound, HAND_RASTER, "loihi", 0.1, reason)
+        return cli._worst_case_human(worst)
+
+    assert "14 synops: the certified maximum" in line("optimal", 14, 14)
+    assert "between 14 and 20 synops" in line("feasible", 14, 20, "timeout")
+    cut = line("feasible", 14, None, "timeout after 1 s: 300 of 900 rasters checked")
+    assert "at least 14 synops, no upper bound proven" in cut and "None" not in cut
+    assert "unknown: at least 14 synops" in line("unknown", 14, None, "timeout")

@@ -568,9 +568,12 @@ def _worst_case_human(worst) -> str:
     if worst.status == "optimal":
         return (f"worst case   {worst.quantity} {worst.value}{unit}: the certified maximum over the region "
                 "(witness in --json)")
-    if worst.status == "feasible":
+    if worst.status == "feasible" and worst.bound is not None:
         return (f"worst case   {worst.quantity} between {worst.value} and {worst.bound}{unit} "
                 f"(not closed: {worst.reason})")
+    if worst.status == "feasible":
+        return (f"worst case   {worst.quantity} at least {worst.value}{unit}, no upper bound proven "
+                f"({worst.reason})")
     return f"worst case   {worst.quantity} unknown: at least {worst.value}{unit} ({worst.reason})"
 
 
