@@ -131,6 +131,34 @@ def models(draw, max_layers: int = 3, max_time_steps: int = 6) -> Model:
     return Model(time_steps=T, input=inp, layers=tuple(layers), readout=readout, name="random")
 
 
+@st.composite
+def lively_models(draw, max_bits: int | None = None, drawn_readout: bool = True) -> Model:
+    """Small two-layer models whose weights reach the thresholds, so that the bounds leave
+    spikes undecided and a solver has work: delays, recurrence and every neuron option from
+    ``neurons``. ``max_bits`` bounds ``T * n`` (regions small enough to enumerate);
+    ``drawn_readout``: the readout kind and tie rule are drawn, else the plain count (or
+    final membrane for an LI output layer)."""
+    T = draw(st.integers(2, 4))
+    n = draw(st.integers(1, max(1, max_bits // T))) if max_bits else draw(st.integers(2, 3))
+    sizes = [draw(st.integers(1, 3)), draw(st.integers(1 if max_bits else 2, 3))]
+    layers, size_in = [], n
+    for k, size in enumerate(sizes):
+        neuron = draw(neurons(size, allow_li=k == 1))
+        w = draw(hnp.arrays(np.int64, (size, size_in), elements=st.integers(-4, 9)))
+        rec = draw(st.none() | hnp.arrays(np.int64, (size, size), elements=st.integers(-4, 6))) \
+            if neuron.fires else None
+        layers.append(Dense(weight=w, bias=draw(hnp.arrays(np.int64, (size,), elements=st.integers(-2, 2))),
+                            neuron=neuron, delay=draw(st.sampled_from((0, 0, 1))), recurrent=rec))
+        size_in = size
+    fires = layers[-1].neuron.fires
+    if drawn_readout:
+        kinds = ("spike_count", "first_spike") if fires else ("membrane_final", "membrane_max")
+        readout = Readout(draw(st.sampled_from(kinds)), ties=draw(st.sampled_from(("invalid", "lowest_index"))))
+    else:
+        readout = Readout("spike_count" if fires else "membrane_final")
+    return Model(time_steps=T, input=InputSpec(n), layers=tuple(layers), readout=readout)
+
+
 def rasters(model: Model, batch: int | None = None) -> st.SearchStrategy:
     """0/1 input spikes for ``model``: ``[T, n]``, or ``[batch, T, n]`` when ``batch`` is given."""
     shape = (model.time_steps, model.input.size) if batch is None else (batch, model.time_steps, model.input.size)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from conftest import models, neurons, rasters, reference_decision, region_members
+from conftest import lively_models, models, rasters, reference_decision, region_members
 from hypothesis.extra import numpy as hnp
 from verisnn import semantics, simulate
 from verisnn.bounds import bounds_verify, propagate
@@ -73,26 +73,6 @@ def test_cpsat_agrees_with_enumeration(data):
                    value=data.draw(st.sampled_from(("min", "max"))), materialize=data.draw(st.booleans()),
                    hint=data.draw(st.booleans()))
     _check_against_enumeration(model, centre, prop, **options)
-
-
-@st.composite
-def lively_models(draw) -> Model:
-    """Small two-layer models whose weights reach the thresholds, so that the bounds leave
-    spikes undecided and the solver has work (every neuron option, from conftest's ``neurons``)."""
-    T, n = draw(st.integers(2, 4)), draw(st.integers(2, 3))
-    sizes = [draw(st.integers(1, 3)), draw(st.integers(2, 3))]
-    layers, size_in = [], n
-    for k, size in enumerate(sizes):
-        neuron = draw(neurons(size, allow_li=k == 1))
-        w = draw(hnp.arrays(np.int64, (size, size_in), elements=st.integers(-4, 9)))
-        rec = draw(st.none() | hnp.arrays(np.int64, (size, size), elements=st.integers(-4, 6))) \
-            if neuron.fires else None
-        layers.append(Dense(weight=w, bias=draw(hnp.arrays(np.int64, (size,), elements=st.integers(-2, 2))),
-                            neuron=neuron, delay=draw(st.sampled_from((0, 0, 1))), recurrent=rec))
-        size_in = size
-    readouts = ("spike_count", "first_spike") if layers[-1].neuron.fires else ("membrane_final", "membrane_max")
-    readout = Readout(draw(st.sampled_from(readouts)), ties=draw(st.sampled_from(("invalid", "lowest_index"))))
-    return Model(time_steps=T, input=InputSpec(n), layers=tuple(layers), readout=readout)
 
 
 @settings(max_examples=300, deadline=None)

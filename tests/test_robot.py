@@ -140,3 +140,28 @@ def test_exhaustive_short_runs_agree_with_the_verdicts(build, prop):
         forward = simulate(dataclasses.replace(model, time_steps=steps), rasters).output_spikes[:, :, FORWARD]
         bad[model.name] = int((forward.astype(bool) & recent).any(axis=1).sum())
     assert bad["robot-safe"] == 0 and bad["robot-naive"] > 0
+
+
+def test_worst_case_cost_over_every_input_is_certified(build):
+    """Per-inference latency and energy on Loihi: CP-SAT certifies the maximum over all
+    2^64 input rasters of the safe controller; no random raster exceeds it, and the energy
+    budget at the maximum is verified while one femtojoule less is falsified."""
+    from verisnn.hardware import cost
+    from verisnn.properties import AnyInput, EnergyAtMost, Property
+    from verisnn.verify import verify
+    from verisnn.worst_case import worst_case
+
+    safe, _ = models(build)
+    centre = np.zeros((safe.time_steps, safe.input.size), dtype=np.int8)
+    sample = (np.random.default_rng(0).random((5000, *centre.shape)) < 0.3).astype(np.int8)
+    priced = cost(safe, sample, "loihi")
+    for quantity, exact in (("latency_us", priced.latency_ps), ("energy_uj", priced.energy_fj)):
+        worst = worst_case(safe, centre, AnyInput(), quantity, "loihi", timeout=60, method="cpsat")
+        assert worst.status == "optimal", worst.reason
+        assert max(int(v) for v in exact) <= worst.exact_value
+    top = worst.exact_value  # energy, fJ
+    assert verify(safe, centre, Property(AnyInput(), EnergyAtMost(top / 10**9)), method="cpsat",
+                  timeout=60).verdict == "verified"
+    below = verify(safe, centre, Property(AnyInput(), EnergyAtMost((top - 1) / 10**9)), method="cpsat", timeout=60)
+    assert below.verdict == "falsified"
+    assert int(cost(safe, below.witness, "loihi").energy_fj[0]) == top  # above top - 1, at most the maximum

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
-from conftest import models, neurons, rasters, reference_decision, region_members
+from conftest import lively_models, models, rasters, reference_decision, region_members
 from verisnn import simulate
 from verisnn.bounds import bounds_verify
 from verisnn.encodings.cpsat import cpsat_verify
@@ -62,24 +61,9 @@ def profiles(draw) -> HardwareProfile:
                            neurons_per_core=draw(st.integers(1, 3)), cores_per_chip=64, **timing)
 
 
-@st.composite
-def small_models(draw) -> Model:
-    """Two-layer models whose weights reach the thresholds (spikes the bounds leave open),
-    with delays and recurrence; every neuron option from conftest's ``neurons``."""
-    T = draw(st.integers(2, 4))
-    n = draw(st.integers(1, 9 // T))
-    sizes = [draw(st.integers(1, 3)), draw(st.integers(1, 3))]
-    layers, size_in = [], n
-    for k, size in enumerate(sizes):
-        neuron = draw(neurons(size, allow_li=k == 1))
-        w = draw(hnp.arrays(np.int64, (size, size_in), elements=st.integers(-3, 8)))
-        rec = draw(st.none() | hnp.arrays(np.int64, (size, size), elements=st.integers(-3, 6))) \
-            if neuron.fires else None
-        layers.append(Dense(weight=w, bias=draw(hnp.arrays(np.int64, (size,), elements=st.integers(-2, 2))),
-                            neuron=neuron, delay=draw(st.sampled_from((0, 0, 1))), recurrent=rec))
-        size_in = size
-    readout = "spike_count" if layers[-1].neuron.fires else "membrane_final"
-    return Model(time_steps=T, input=InputSpec(n), layers=tuple(layers), readout=Readout(readout))
+def small_models() -> st.SearchStrategy:
+    """Lively two-layer models small enough to enumerate every raster."""
+    return lively_models(max_bits=9, drawn_readout=False)
 
 
 def tiny_models():
