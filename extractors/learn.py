@@ -37,12 +37,12 @@ from aalpy.base import SUL, Oracle
 from aalpy.oracles import PacOracle, WMethodEqOracle
 
 from verisnn import semantics
-from verisnn.automaton import (NO_DECISION, Alphabet, MealyMachine, _bfs_order, _exploration_plan, _shortest_words,
-                               _word_to, build_automaton, latency_bound, save_machine, word_raster)
+from verisnn.automaton import (NO_DECISION, Alphabet, MealyMachine, bfs_order, exploration_plan, shortest_words,
+                               word_to, build_automaton, latency_bound, save_machine, word_raster)
 from verisnn.errors import InputError
 from verisnn.model import Model
 from verisnn.readout import decide
-from verisnn.simulator import _CURRENT_LIMIT
+from verisnn.simulator import CURRENT_LIMIT
 
 ALGORITHMS = ("lstar", "kv", "rpni")
 ORACLES = ("auto", "exact", "wmethod", "pac")
@@ -92,7 +92,7 @@ class NetworkSUL(SUL):
                              f"{model.input.size}", "alphabet")
         self.model, self.alphabet, self.deadline = model, alphabet, deadline
         # The exploration's plan: the simulator's operations, valid for runs of any length.
-        self._ops, self._params, self._growth = _exploration_plan(model)
+        self._ops, self._params, self._growth = exploration_plan(model)
         self._rasters = {name: [r[t][None, :] for t in range(alphabet.w)]
                          for name, r in zip(alphabet.names, alphabet.rasters)}
         self._state: semantics.NetworkState | None = None
@@ -120,7 +120,7 @@ class NetworkSUL(SUL):
             state, outs = semantics.network_step(self._ops, self.model, self._params, state, x)
             last.append(outs[-1])
         for k, per_step in self._growth.items():  # cuba_lif currents: stay in the exact range
-            if np.abs(state.layers[k].i).max(initial=0) > _CURRENT_LIMIT - len(raster) * per_step:
+            if np.abs(state.layers[k].i).max(initial=0) > CURRENT_LIMIT - len(raster) * per_step:
                 raise _Budget("a cuba_lif synaptic current grows beyond the exact range of the reference "
                               "simulator (2^48)")
         self._state = state
@@ -134,9 +134,9 @@ class NetworkSUL(SUL):
 
 
 def _current_limit() -> int:
-    from verisnn.simulator import _CURRENT_LIMIT
+    from verisnn.simulator import CURRENT_LIMIT
 
-    return _CURRENT_LIMIT
+    return CURRENT_LIMIT
 
 
 # ----------------------------------------------------------------------------- machines
@@ -178,7 +178,7 @@ def from_aalpy(machine, inputs: Sequence[str], steps_per_letter: int = 1,
             out[q, a] = names.index(label) if names is not None and label in names else _decision(label)
     raw = MealyMachine(inputs, nxt, out, 0, names, steps_per_letter)
     canonical = raw.canonical()
-    order = {int(q): k for k, q in enumerate(_bfs_order(raw.next_state, raw.initial).tolist())}
+    order = {int(q): k for k, q in enumerate(bfs_order(raw.next_state, raw.initial).tolist())}
     return canonical, [(order[q], inputs[a]) for q, a in missing if q in order]
 
 
@@ -646,12 +646,12 @@ def annotate_transitions(model: Model, alphabet: Alphabet, machine: MealyMachine
                          "machine")
     profile = load_profile(profile)
     placement = place(model, profile, placement)  # the default placement, or the given one validated
-    parent, via = _shortest_words(machine.next_state, machine.initial)
+    parent, via = shortest_words(machine.next_state, machine.initial)
     S, m = machine.next_state.shape
     access: list[list[str] | None] = [None] * S
     for q in range(S):
         if q == machine.initial or parent[q] >= 0:
-            access[q] = [alphabet.names[a] for a in _word_to(parent, via, q)]
+            access[q] = [alphabet.names[a] for a in word_to(parent, via, q)]
     latency: list[list[int | None]] = [[None] * m for _ in range(S)]
     by_length: dict[int, list[int]] = {}
     for q in range(S):

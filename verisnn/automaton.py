@@ -216,7 +216,7 @@ def word_raster(alphabet: Alphabet, word: Sequence[str | int]) -> np.ndarray:
 # ----------------------------------------------------------------------------- Mealy machine
 
 
-def _bfs_order(next_state: np.ndarray, initial: int) -> np.ndarray:
+def bfs_order(next_state: np.ndarray, initial: int) -> np.ndarray:
     """The states reachable from ``initial`` in breadth-first order, successors taken in
     letter order (the canonical numbering)."""
     rows = next_state.tolist()
@@ -231,7 +231,7 @@ def _bfs_order(next_state: np.ndarray, initial: int) -> np.ndarray:
     return np.array(order, dtype=np.int64)
 
 
-def _shortest_words(next_state: np.ndarray, initial: int) -> tuple[list[int], list[int]]:
+def shortest_words(next_state: np.ndarray, initial: int) -> tuple[list[int], list[int]]:
     """Breadth-first parents: ``(parent state, letter)`` of every state's shortest access
     word (``-1`` for the initial and for unreachable states)."""
     rows = next_state.tolist()
@@ -239,7 +239,7 @@ def _shortest_words(next_state: np.ndarray, initial: int) -> tuple[list[int], li
     seen = [False] * len(rows)
     seen[initial] = True
     order = [initial]
-    for q in order:  # a queue, as in _bfs_order
+    for q in order:  # a queue, as in bfs_order
         for a, r in enumerate(rows[q]):
             if not seen[r]:
                 seen[r] = True
@@ -248,8 +248,8 @@ def _shortest_words(next_state: np.ndarray, initial: int) -> tuple[list[int], li
     return parent, via
 
 
-def _word_to(parent: list[int], via: list[int], state: int) -> list[int]:
-    """The shortest access word of ``state`` (letter indices), from :func:`_shortest_words`."""
+def word_to(parent: list[int], via: list[int], state: int) -> list[int]:
+    """The shortest access word of ``state`` (letter indices), from :func:`shortest_words`."""
     word = []
     while parent[state] >= 0:
         word.append(via[state])
@@ -410,7 +410,7 @@ class MealyMachine:
     def canonical(self) -> MealyMachine:
         """The reachable part, states renumbered breadth first from the initial state (0),
         successors in letter order: two machines that differ only in numbering become equal."""
-        order = _bfs_order(self.next_state, self.initial)
+        order = bfs_order(self.next_state, self.initial)
         new_id = np.full(self.num_states, -1, dtype=np.int64)
         new_id[order] = np.arange(len(order))
         return self._with(new_id[self.next_state[order]], self.output[order], 0)
@@ -652,7 +652,7 @@ def _key_dtype(model: Model, value_dtype) -> type:
     return np.int64
 
 
-def _exploration_plan(model: Model):
+def exploration_plan(model: Model):
     """The reference simulator's operations and parameters, fit for runs of any length.
 
     The simulator picks its integer type from bounds that hold for ``T`` steps; only the
@@ -695,7 +695,7 @@ def build_automaton(model: Model, alphabet: Alphabet, max_states: int = 100_000,
         raise InputError(f"must be an integer >= 1, got {max_states!r}", "max_states")
     if timeout is not None and not timeout > 0:
         raise InputError(f"must be > 0 seconds, got {timeout!r}", "timeout")
-    ops, params, growth = _exploration_plan(model)
+    ops, params, growth = exploration_plan(model)
     layout = _Keys(model, ops)
     m, w = len(alphabet), alphabet.w
     letters = [np.ascontiguousarray(alphabet.rasters[:, t, :]) for t in range(w)]  # [m, n] per step
@@ -758,9 +758,9 @@ def build_automaton(model: Model, alphabet: Alphabet, max_states: int = 100_000,
 
 
 def _current_limit() -> int:
-    from .simulator import _CURRENT_LIMIT
+    from .simulator import CURRENT_LIMIT
 
-    return _CURRENT_LIMIT
+    return CURRENT_LIMIT
 
 
 def replay(model: Model, alphabet: Alphabet, word: Sequence[str | int]) -> list[int | None]:
@@ -886,7 +886,7 @@ def latency_bound(machine: MealyMachine, start: str = "initial") -> LatencyResul
     wait = _waits(machine)
     nxt, names = machine.next_state, machine.inputs
     quiet = machine.output == NO_DECISION
-    reachable = _bfs_order(nxt, machine.initial)  # breadth first: the shortest prefix wins ties
+    reachable = bfs_order(nxt, machine.initial)  # breadth first: the shortest prefix wins ties
     if start == "initial":
         origin = machine.initial
     else:
@@ -908,7 +908,7 @@ def latency_bound(machine: MealyMachine, start: str = "initial") -> LatencyResul
         home[q] = True
         loop = _bfs_word(nxt, quiet & (wait[nxt] < 0), q, home, nonempty=True)
         return LatencyResult(None, None, [names[a] for a in prefix + loop], cycle=len(loop), start=start)
-    parent, via = _shortest_words(nxt, machine.initial)
+    parent, via = shortest_words(nxt, machine.initial)
     path, q = [], origin
     while wait[q] > 0:  # follow the longest no-decision path, then the first deciding letter
         a = next(a for a in range(len(names)) if quiet[q, a] and wait[nxt[q, a]] == wait[q] - 1)
@@ -917,7 +917,7 @@ def latency_bound(machine: MealyMachine, start: str = "initial") -> LatencyResul
     path.append(int(np.flatnonzero(~quiet[q])[0]))
     bound = len(path)
     return LatencyResult(bound, bound * machine.steps_per_letter,
-                         [names[a] for a in _word_to(parent, via, origin) + path], start=start)
+                         [names[a] for a in word_to(parent, via, origin) + path], start=start)
 
 
 def find_output(machine: MealyMachine, cls: int | None) -> list[str] | None:
@@ -925,9 +925,9 @@ def find_output(machine: MealyMachine, cls: int | None) -> list[str] | None:
     ``None`` when no word gives it — on the machine, a proof that the network never
     outputs ``cls`` on any word over the alphabet."""
     target = NO_DECISION if cls is None else int(cls)
-    parent, via = _shortest_words(machine.next_state, machine.initial)
-    for q in _bfs_order(machine.next_state, machine.initial):
+    parent, via = shortest_words(machine.next_state, machine.initial)
+    for q in bfs_order(machine.next_state, machine.initial):
         hits = np.flatnonzero(machine.output[q] == target)
         if hits.size:
-            return [machine.inputs[a] for a in _word_to(parent, via, int(q)) + [int(hits[0])]]
+            return [machine.inputs[a] for a in word_to(parent, via, int(q)) + [int(hits[0])]]
     return None

@@ -28,7 +28,7 @@ from .semantics import LayerParams, OperatorOps
 
 F32_EXACT = 1 << 24
 F64_EXACT = 1 << 53
-_CURRENT_LIMIT = 1 << 48  # |i| * num (num <= 2^14) must stay inside int64
+CURRENT_LIMIT = 1 << 48  # |i| * num (num <= 2^14) must stay inside int64
 _BLOCK_ROWS = 1024  # rows of input per BLAS call in ExactMatrix
 
 
@@ -174,7 +174,7 @@ def layer_params(model: Model, widest: bool = False) -> tuple[list[LayerParams],
     integer type that every value of the run provably fits in (int64 if ``widest``)."""
     bounds = [_bounds(model, layer) for layer in model.layers]
     for k, (layer, b) in enumerate(zip(model.layers, bounds)):
-        if layer.neuron.model == "cuba_lif" and b.current >= _CURRENT_LIMIT:
+        if layer.neuron.model == "cuba_lif" and b.current >= CURRENT_LIMIT:
             raise ModelError(f"synaptic currents may reach {b.current}, beyond the exact "
                              f"int64 range of the reference simulator (2^48)", f"layers[{k}]")
         if b.synaptic >= _INT64_LIMIT:
