@@ -40,6 +40,7 @@ from verisnn import semantics
 from verisnn.automaton import (NO_DECISION, Alphabet, MealyMachine, bfs_order, exploration_plan, shortest_words,
                                word_to, build_automaton, latency_bound, save_machine, word_raster)
 from verisnn.errors import InputError
+from verisnn.extractors.fidelity import agreement_interval
 from verisnn.model import Model
 from verisnn.readout import decide
 from verisnn.simulator import CURRENT_LIMIT
@@ -316,12 +317,10 @@ def fidelity(model: Model, alphabet: Alphabet, machine: MealyMachine, words: int
              lengths: tuple[int, int] = (10, 25), seed: int = 0, confidence: float = 0.95) -> dict:
     """Agreement of ``machine`` with the network on ``words`` random words
     (:func:`random_words`), per letter and per word, each with its Clopper-Pearson
-    interval (``scipy.stats.binomtest(...).proportion_ci(method="exact")``).
+    interval (:func:`verisnn.extractors.fidelity.agreement_interval`).
 
     The per-letter interval treats letters as independent trials, which letters of one word
     are not; the per-word interval is exact for the stated distribution of words."""
-    from scipy.stats import binomtest
-
     rng = np.random.default_rng(seed)
     sample = random_words(alphabet, words, lengths, rng)
     truth = network_outputs(model, alphabet, sample)
@@ -337,10 +336,7 @@ def fidelity(model: Model, alphabet: Alphabet, machine: MealyMachine, words: int
             first_miss = {"word": word, "letter": same.index(False), "network": expected, "machine": got}
 
     def interval(k: int, n: int) -> list[float] | None:
-        if n == 0:
-            return None
-        ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
-        return [float(ci.low), float(ci.high)]
+        return list(agreement_interval(k, n, confidence)) if n else None
 
     return {"value": agree / letters if letters else None, "ci": interval(agree, letters), "n": letters,
             "agree": agree, "confidence": confidence,
