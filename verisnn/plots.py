@@ -364,3 +364,84 @@ def faithfulness_curves(deletion: Any, insertion: Any, random_deletion: Sequence
     axes[0].set_ylabel("class score (1 = whole raster, 0 = empty)")
     fig.suptitle(title)
     return fig
+
+
+# ----------------------------------------------------------------------------- audit-level figures
+
+
+def robustness_curve(points: Sequence[dict], title: str = "Robustness versus flip budget") -> Figure:
+    """Share of inputs verified (and falsified) robust against the flip budget ``k``;
+    ``points``: ``{"k", "n", "verified", "falsified"}`` per budget (unknowns are the rest)."""
+    if not points:
+        raise InputError("no budget to draw", "points")
+    pts = sorted(points, key=lambda p: p["k"])
+    k = [p["k"] for p in pts]
+    fig = _new_figure(5.5, 3.2)
+    ax = fig.add_subplot()
+    for j, (key, label) in enumerate((("verified", "verified robust"), ("falsified", "counterexample found"))):
+        share = [p[key] / p["n"] if p["n"] else float("nan") for p in pts]
+        ax.plot(k, share, label=label, **_style(j))
+    ax.set_xlabel("flip budget k (bits changed)")
+    ax.set_ylabel("share of inputs")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xticks(k)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def histogram(values: Any, label: str, title: str, bins: int = 20) -> Figure:
+    """A histogram of per-inference values (latency, energy), with the mean and maximum marked."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        raise InputError("no values to draw", "values")
+    fig = _new_figure(5.5, 3.0)
+    ax = fig.add_subplot()
+    ax.hist(v, bins=bins, color=OKABE_ITO[0], edgecolor="white")
+    ax.axvline(v.mean(), color=OKABE_ITO[1], linestyle="--", label=f"mean {v.mean():.4g}")
+    ax.axvline(v.max(), color=OKABE_ITO[3], linestyle=":", label=f"max {v.max():.4g}")
+    ax.set_xlabel(label)
+    ax.set_ylabel("inputs")
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def automaton_figure(machine, title: str = "Automaton", max_states: int = 40) -> Figure:
+    """A Mealy machine (:class:`verisnn.automaton.MealyMachine`) drawn as a graph: states on
+    a circle (the initial one double-ringed), one arrow per (state, target) labelled with
+    its ``letter/output`` pairs. Larger machines are summarised, not drawn."""
+    n = machine.num_states
+    fig = _new_figure(6, 6 if n <= max_states else 1.2)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(f"{title}: {n} states")
+    if n > max_states:
+        ax.text(0.5, 0.5, f"{n} states: too many to draw (the DOT export has them all)", ha="center", va="center")
+        return fig
+    angle = 2 * np.pi * np.arange(n) / n
+    pos = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    edges: dict[tuple[int, int], list[str]] = {}
+    for q in range(n):
+        for a, name in enumerate(machine.inputs):
+            out = int(machine.output[q, a])
+            edges.setdefault((q, int(machine.next_state[q, a])), []).append(
+                f"{name}/{'none' if out < 0 else out}")
+    for (q, r), labels in edges.items():
+        text = ", ".join(labels)
+        if q == r:  # a self-loop: its label outside the circle
+            ax.text(*(pos[q] * 1.22), text, ha="center", va="center", fontsize=7, color=OKABE_ITO[0])
+            continue
+        ax.annotate("", xy=pos[r], xytext=pos[q], arrowprops={
+            "arrowstyle": "-|>", "color": "#444444", "shrinkA": 12, "shrinkB": 12,
+            "connectionstyle": "arc3,rad=0.15"})
+        mid = (pos[q] + pos[r]) / 2 + 0.08 * np.array([-(pos[r] - pos[q])[1], (pos[r] - pos[q])[0]])
+        ax.text(*mid, text, ha="center", va="center", fontsize=7, color=OKABE_ITO[3])
+    for q in range(n):
+        ax.scatter(*pos[q], s=420, facecolor="white", edgecolor="black", zorder=3,
+                   linewidths=2.5 if q == machine.initial else 1.0)
+        ax.text(*pos[q], str(q), ha="center", va="center", fontsize=8, zorder=4)
+    ax.set_xlim(-1.5, 1.5)
+    ax.set_ylim(-1.5, 1.5)
+    ax.set_aspect("equal")
+    return fig
