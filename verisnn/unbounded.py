@@ -442,6 +442,8 @@ def verify_unbounded(model: Model, prop: Property, method: str = "auto", timeout
     except VerisnnError as e:
         return Result("error", method, clock.elapsed(), reason=str(e))
     details: dict[str, Any] = {"horizon": "unbounded", "model_sha256": model_hash(model)}
+    if letters is not None:  # the claim covers these input vectors only: certificates record them
+        details["letters_allowed"] = letters.tolist()
     try:
         if method == "explore":
             return _run_explore(model, prop, monitor, letters, budget, clock, details)

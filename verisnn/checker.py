@@ -1,0 +1,739 @@
+"""The independent certificate checker: re-validate an answer without trusting its producer.
+
+:func:`check_certificate` takes a certificate (``docs/certificate.md``) and re-establishes
+each of its claims from the certificate alone, as far as possible by another code path
+than the one that produced it:
+
+* **schema** — the document follows ``certificate.schema.json``;
+* **model** — the SHA-256 recomputed from the embedded model document (as written, and
+  of its normal form after validation) and, when ``model.path`` names an existing file,
+  from that file, equals ``model.sha256``;
+* **property** — the property document parses, is in canonical form and fits the model;
+* **centre** — the raster's SHA-256 and the reference simulator's decision on it match
+  (for an ``intensity`` region the raster is re-encoded from the analog centre);
+* **verdict** — the evidence is of the kind the verdict needs and names the same model,
+  centre and property;
+* **claim** — ``falsified``: the witness is replayed on the reference simulator
+  (:func:`verisnn.simulator.simulate`, :func:`verisnn.verify.violations`), lies in the
+  region and gets the stated decision; ``verified`` by ``smt``: the obligation is re-encoded
+  and must be the same text, then it is re-solved by the *other* solver (cvc5 for z3, z3
+  for cvc5, through pysmt) and must be UNSAT; ``enumerate`` / ``bab`` / ``bounds`` /
+  ``explore``: the method is re-run and its record must be the same; ``cpsat``: re-decided
+  without CP-SAT (enumeration or the branch-and-bound tree, else SMT with z3);
+  ``kinduction``: the base and induction queries are rebuilt and solved by cvc5; ``pdr``:
+  the invariant's initiation, consecution and safety are re-checked by cvc5 (plain SMT,
+  not Spacer); ``unknown`` / ``error``: nothing is claimed, the certificate is a record;
+* **costs** — recomputed hardware costs equal the recorded ones.
+
+The certificate is valid when every check passes. A check that cannot finish (a time
+limit, a solver ``unknown``) fails: a certificate is never called valid unchecked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .certificate import (FORMAT, SEMANTICS, load_certificate, plain, read_certificate_json, sha256_text,
+                          tool_versions)
+from .errors import InputError, ModelError, VerisnnError
+from .model import Model
+from .model_format import (MAX_FILE_BYTES, canonical_json, load_model, model_from_dict, model_hash, parse_json,
+                           read_bounded)
+from .properties import (HARDWARE_CONDITIONS, AnyInput, Deletions, Flips, Insertions, Intensity, Property,
+                         check_against_model, parse_property, region_contains, region_size)
+from .simulator import simulate
+from .verify import BAB_MAX_REGION, raster_sha256, verify, violations
+
+ENUMERATE_RECHECK_MAX = 20_000  # cpsat claims on regions this small are re-decided by plain enumeration
+OTHER_SOLVER = {"z3": "cvc5", "z3-native": "cvc5", "cvc5": "z3"}  # re-solve with a solver of another family
+
+
+@dataclass
+class Check:
+    """One check: its name, whether it passed, and what it found."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass
+class CheckReport:
+    """The checker's answer: ``valid`` only when every check passed."""
+
+    checks: list[Check] = field(default_factory=list)
+    time_s: float = 0.0
+
+    @property
+    def valid(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    def to_json(self) -> dict:
+        """``verisnn check --json``: ``{"valid", "checks": [{"name", "ok", "detail"}], "time_s"}``."""
+        return {"valid": self.valid, "checks": [c.to_json() for c in self.checks], "time_s": round(self.time_s, 6)}
+
+
+class _Failed(Exception):
+    """A check that failed; stops the checks that depend on it."""
+
+    def __init__(self, name: str, detail: str):
+        super().__init__(detail)
+        self.name, self.detail = name, detail
+
+
+class _TimeUp(Exception):
+    """A re-check ran out of the checker's time limit."""
+
+
+class _Clock:
+    def __init__(self, timeout: float | None):
+        self.t0 = time.perf_counter()
+        self.deadline = None if timeout is None else self.t0 + timeout
+
+    def left(self) -> float | None:
+        return None if self.deadline is None else max(self.deadline - time.perf_counter(), 0.0)
+
+    def over(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+
+def check_certificate(cert_or_path: str | Path | dict, *, timeout: float | None = None,
+                      independent: bool = False) -> CheckReport:
+    """Re-validate a certificate (a path to its JSON file, or the parsed document).
+
+    ``timeout`` (seconds) bounds the re-checks that search (re-solving, re-running a
+    method); a re-check cut short fails. ``independent``: re-decide ``bab`` and ``bounds``
+    claims by plain enumeration of the region too (independent of the tree's pruning and
+    of the bound propagation; about as slow as enumerating the region).
+
+    Raises :class:`InputError` only when the file cannot be read or is not JSON; a document
+    that breaks the schema, or any other fault, is an invalid report naming it."""
+    clock = _Clock(timeout)
+    report = CheckReport()
+    base = None
+    if isinstance(cert_or_path, dict):
+        doc = cert_or_path
+    else:
+        base = Path(cert_or_path).parent
+        doc = read_certificate_json(cert_or_path)
+    try:
+        _run_checks(doc, report, clock, base, independent)
+    except _Failed as f:
+        report.checks.append(Check(f.name, False, f.detail))
+    except Exception as e:  # a document that crashes a re-check is not validated by it (never a traceback)
+        report.checks.append(Check("internal", False, f"the checker failed on this certificate: "
+                                                      f"{type(e).__name__}: {e}"))
+    report.time_s = time.perf_counter() - clock.t0
+    return report
+
+
+def _run_checks(doc: Any, report: CheckReport, clock: _Clock, base: Path | None, independent: bool) -> None:
+    add = lambda name, ok, detail: report.checks.append(Check(name, ok, detail))  # noqa: E731
+    try:
+        load_certificate(doc)
+    except InputError as e:
+        raise _Failed("schema", str(e)) from None
+    add("schema", True, f"{FORMAT}, semantics {SEMANTICS}")
+    model = _check_model(doc, add, base)
+    prop = _check_property(doc, model, add)
+    centre = _check_centre(doc, model, prop, add)
+    _check_verdict(doc, prop, add)
+    name, check = _claim_check(doc)
+    try:
+        ok, detail = check(doc, model, prop, centre, clock, independent)
+    except VerisnnError as e:
+        ok, detail = False, f"the re-check could not run: {e}"
+    add(name, ok, detail)
+    if doc["costs"] is not None:
+        add("costs", *_check_costs(doc, model, centre))
+    add("tools", True, _tools_detail(doc["tools"]))
+
+
+# ---------------------------------------------------------------- the certificate's parts
+
+
+def _check_model(doc: dict, add: Callable, base: Path | None) -> Model:
+    m = doc["model"]
+    stated = m["sha256"]
+    as_written = hashlib.sha256(canonical_json(m["document"]).encode()).hexdigest()
+    try:
+        model = model_from_dict(m["document"])
+    except VerisnnError as e:
+        raise _Failed("model", f"the embedded model document is not a valid model: {e}") from None
+    normal = model_hash(model)
+    problems = []
+    if as_written != stated:
+        problems.append(f"the embedded document hashes to {as_written}, not the stated {stated}")
+    if normal != as_written:
+        problems.append(f"the embedded document is not in normal form (its normal form hashes to {normal})")
+    found = _model_file(m["path"], base)
+    if found is not None:
+        try:
+            on_disk = _file_hash(found, m["document"], as_written)
+        except VerisnnError as e:
+            problems.append(f"the model file {found} cannot be read: {e}")
+        else:
+            if on_disk != stated:
+                problems.append(f"the model file {found} hashes to {on_disk}, not the stated {stated}")
+    if m["name"] != model.name:
+        problems.append(f"model.name {m['name']!r} is not the document's name {model.name!r}")
+    if problems:
+        raise _Failed("model", "; ".join(problems))
+    where = f"; the file {found} has the same hash" if found is not None else \
+        ("" if m["path"] is None else f"; {m['path']} not found, the embedded document is used")
+    add("model", True, f"sha256 {stated} recomputed from the embedded document{where}")
+    return model
+
+
+def _file_hash(path: Path, document: dict, document_hash: str) -> str:
+    """The model hash of the file at ``path``. A file holding exactly the embedded normal
+    form (what ``save_model`` writes) has that document's hash; any other file is loaded,
+    validated and normalised first."""
+    data = read_bounded(path, MAX_FILE_BYTES, ModelError, "model")
+    try:
+        same = canonical_json(parse_json(data)) == canonical_json(document)  # exact: 1, 1.0 and true differ here
+    except (VerisnnError, TypeError, ValueError):
+        same = False
+    return document_hash if same else model_hash(load_model(path))
+
+
+def _model_file(path: str | None, base: Path | None) -> Path | None:
+    if path is None:
+        return None
+    p = Path(path)
+    for candidate in ([p] if p.is_absolute() or base is None else [p, base / p]):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _check_property(doc: dict, model: Model, add: Callable) -> Property:
+    try:
+        prop = parse_property(doc["property"])
+    except VerisnnError as e:
+        raise _Failed("property", f"the property does not parse: {e}") from None
+    if prop.to_dict() != doc["property"]:
+        raise _Failed("property", f"the property is not in canonical form: {doc['property']} reads as "
+                                  f"{prop.to_dict()}")
+    if doc["verdict"] != "error":  # an error answer may be about a property that does not fit the model
+        try:
+            check_against_model(prop, model, unbounded=prop.horizon == "unbounded")
+        except VerisnnError as e:
+            raise _Failed("property", f"the property does not fit the model: {e}") from None
+    if doc["letters"] is not None:
+        letters = np.asarray(doc["letters"])
+        if prop.horizon != "unbounded" or letters.ndim != 2 or letters.shape[1] != model.input.size:
+            raise _Failed("property", f"letters restrict unbounded properties to input vectors of size "
+                                      f"{model.input.size}")
+    add("property", True, f"{doc['property']} parses to the same canonical form and fits the model"
+        + ("" if doc["letters"] is None else f"; inputs restricted to {len(doc['letters'])} letters"))
+    return prop
+
+
+def _check_centre(doc: dict, model: Model, prop: Property, add: Callable) -> np.ndarray | None:
+    c = doc["centre"]
+    if prop.horizon == "unbounded":
+        if c is not None:
+            raise _Failed("centre", "an unbounded property has no centre (region any, every input of every length)")
+        add("centre", True, "none: the property is unbounded")
+        return None
+    if c is None:
+        if doc["verdict"] not in ("error", "unknown"):
+            raise _Failed("centre", f"a {doc['verdict']} answer of a bounded property needs its centre")
+        add("centre", True, f"none: the answer is {doc['verdict']} (no claim)")
+        return None
+    raster = np.asarray(c["raster"], dtype=np.int8)
+    if raster.shape != (model.time_steps, model.input.size):
+        raise _Failed("centre", f"the centre raster has shape {list(raster.shape)}, the model takes "
+                                f"[{model.time_steps}, {model.input.size}]")
+    digest = raster_sha256(raster)
+    if digest != c["sha256"]:
+        raise _Failed("centre", f"the centre raster hashes to {digest}, not the stated {c['sha256']}")
+    if isinstance(prop.region, Intensity):
+        if "analog" not in c:
+            raise _Failed("centre", "an intensity region needs the analog centre (centre.analog)")
+        from .intensity import intensity_region
+
+        try:
+            encoded = intensity_region(model, np.asarray(c["analog"], dtype=np.float64), prop.region).centre_raster
+        except VerisnnError as e:
+            raise _Failed("centre", f"the analog centre cannot be encoded: {e}") from None
+        if not np.array_equal(encoded, raster):
+            raise _Failed("centre", "the centre raster is not the encoding of the analog centre")
+    decision = _decision(model, raster)
+    if decision != c["reference_decision"]:
+        raise _Failed("centre", f"the reference simulator decides {decision} on the centre, the certificate "
+                                f"says {c['reference_decision']}")
+    add("centre", True, f"sha256 {digest}; the reference simulator decides {decision}")
+    return raster
+
+
+def _decision(model: Model, raster: np.ndarray) -> int | None:
+    p = int(simulate(model, raster).prediction[0])
+    return None if p < 0 else p
+
+
+def _check_verdict(doc: dict, prop: Property, add: Callable) -> None:
+    verdict, ev, kind = doc["verdict"], doc["evidence"], doc["evidence"]["kind"]
+    needs = {"verified": "a method's proof record", "falsified": "a witness", "unknown": "none", "error": "none"}
+    fits = {"verified": kind in ("smt", "enumerate", "bounds", "bab", "cpsat", "kinduction", "pdr", "explore"),
+            "falsified": kind == "witness", "unknown": kind == "none", "error": kind == "none"}[verdict]
+    if not fits:
+        raise _Failed("verdict", f"verdict {verdict!r} with evidence of kind {kind!r}: a {verdict} answer carries "
+                                 f"{needs[verdict]}")
+    if verdict in ("unknown", "error") and not doc["reason"]:
+        raise _Failed("verdict", f"a {verdict} answer says why (reason)")
+    if verdict == "verified":
+        unbounded_kinds = ("kinduction", "pdr", "explore")
+        if (prop.horizon == "unbounded") != (kind in unbounded_kinds):
+            raise _Failed("verdict", f"evidence of kind {kind!r} does not prove a {prop.horizon} property")
+        if doc["method"] not in ("auto", kind):
+            raise _Failed("verdict", f"method {doc['method']!r} with evidence of kind {kind!r}")
+        if ev["model_sha256"] != doc["model"]["sha256"]:
+            raise _Failed("verdict", f"the evidence names the model {ev['model_sha256']}, the certificate "
+                                     f"{doc['model']['sha256']}")
+        if ev["property"] != doc["property"]:
+            raise _Failed("verdict", f"the evidence names the property {ev['property']}, the certificate "
+                                     f"{doc['property']}")
+        if "centre_sha256" in ev and (doc["centre"] is None or ev["centre_sha256"] != doc["centre"]["sha256"]):
+            raise _Failed("verdict", "the evidence names another centre than the certificate's")
+        if "reference_decision" in ev and doc["centre"] is not None and \
+                ev["reference_decision"] != doc["centre"]["reference_decision"]:
+            raise _Failed("verdict", "the evidence's reference decision is not the centre's")
+    add("verdict", True, f"{verdict} ({doc['method']}) with evidence of kind {kind}")
+
+
+# ---------------------------------------------------------------- the claims
+
+
+def _claim_check(doc: dict) -> tuple[str, Callable]:
+    kind = doc["evidence"]["kind"]
+    if kind == "none":
+        return "claim", _no_claim
+    if kind == "witness":
+        return "witness", _check_witness
+    return kind, {"smt": _check_smt, "enumerate": _check_enumerate, "bab": _check_bab, "bounds": _check_bounds,
+                  "cpsat": _check_cpsat, "kinduction": _check_kinduction, "pdr": _check_pdr,
+                  "explore": _check_explore}[kind]
+
+
+def _no_claim(doc, model, prop, centre, clock, independent):
+    return True, f"verdict {doc['verdict']}: nothing is claimed, the certificate is a record (reason: {doc['reason']})"
+
+
+def _check_witness(doc, model, prop, centre, clock, independent):
+    ev = doc["evidence"]
+    w = np.asarray(ev["witness"], dtype=np.int8)
+    if raster_sha256(w) != ev["witness_sha256"]:
+        return False, f"the witness hashes to {raster_sha256(w)}, not the stated {ev['witness_sha256']}"
+    if prop.horizon == "unbounded":
+        return _check_unbounded_witness(doc, model, prop, w)
+    if w.shape != centre.shape:
+        return False, f"the witness has shape {list(w.shape)}, the centre {list(centre.shape)}"
+    if isinstance(prop.region, Intensity):
+        inside, where = _in_intensity_region(doc, model, prop, w)
+        if not inside:
+            return False, where
+    elif not region_contains(prop.region, centre, w):
+        return False, f"the witness lies outside the region {prop.region.to_dict()} of the centre"
+    reference = doc["centre"]["reference_decision"]
+    run = simulate(model, w[None])
+    if not violations(model, prop, w[None], reference, run)[0]:
+        return False, f"the witness does not violate {prop.condition.to_dict()} on the reference simulator"
+    decision = None if run.prediction[0] < 0 else int(run.prediction[0])
+    if decision != ev["decision"]:
+        return False, (f"the reference simulator decides {decision} on the witness, the certificate says "
+                       f"{ev['decision']}")
+    changed = int(np.count_nonzero(w != centre))
+    return True, (f"replayed on the reference simulator: {changed} bits from the centre, inside the region, decision "
+                  f"{decision} (centre {reference}), violates {prop.condition.to_dict()}")
+
+
+def _in_intensity_region(doc, model, prop, w) -> tuple[bool, str]:
+    from .intensity import _encode_one, in_ball, intensity_region
+
+    analog = np.asarray(doc["centre"]["analog"], dtype=np.float64)
+    region = intensity_region(model, analog, prop.region)
+    if not region.contains(w):
+        return False, "the witness is not the encoding of any input in the intensity region"
+    ev = doc["evidence"]
+    if "analog_witness" in ev:
+        x = np.asarray(ev["analog_witness"], dtype=np.float64)
+        if not (x.shape == analog.shape and in_ball(x, analog, prop.region.eps)
+                and np.array_equal(_encode_one(region.encoder, x), w)):
+            return False, "the analog witness is outside the ball or does not encode to the witness raster"
+    return True, ""
+
+
+def _letters(doc) -> np.ndarray | None:
+    return None if doc["letters"] is None else np.asarray(doc["letters"], dtype=np.int8)
+
+
+def _check_unbounded_witness(doc, model, prop, w):
+    from .unbounded import replay_unbounded
+
+    ev = doc["evidence"]
+    if w.ndim != 2 or w.shape[1] != model.input.size:
+        return False, f"the witness has shape {list(w.shape)}, not [L, {model.input.size}]"
+    letters = _letters(doc)
+    if letters is not None and not (w[:, None, :] == letters[None]).all(axis=2).any(axis=1).all():
+        return False, "the witness uses an input vector outside the allowed letters"
+    step = replay_unbounded(model, prop, w)
+    if step is None:
+        return False, f"the witness does not violate {prop.condition.to_dict()} on the reference simulator"
+    if step != ev.get("violation_step"):
+        return False, f"the reference simulator shows the violation at step {step}, the certificate says " \
+                      f"{ev.get('violation_step')}"
+    return True, f"replayed on the reference simulator: {len(w)} steps, violation at step {step}"
+
+
+def _region_size_matches(ev: dict, prop: Property, centre: np.ndarray) -> str | None:
+    if "region_size" not in ev or isinstance(prop.region, Intensity):
+        return None
+    size = region_size(prop.region, centre)
+    return None if size == ev["region_size"] else f"the region has {size} rasters, the record says {ev['region_size']}"
+
+
+def _rerun(doc, model, prop, centre, clock, method: str, **kw):
+    """``verify`` again with ``method`` on the certificate's model, property and centre."""
+    target = np.asarray(doc["centre"]["analog"], dtype=np.float64) if isinstance(prop.region, Intensity) else centre
+    if clock.over():
+        raise _TimeUp()
+    return verify(model, target, prop, method=method, timeout=clock.left(), **kw)
+
+
+def _timed(check: Callable) -> Callable:
+    def run(doc, model, prop, centre, clock, independent):
+        try:
+            return check(doc, model, prop, centre, clock, independent)
+        except _TimeUp:
+            return False, "the re-check did not finish within the time limit: not validated"
+    return run
+
+
+def _hardware_profile_matches(ev: dict, prop: Property) -> str | None:
+    if "hardware_profile" not in ev:
+        return None if not isinstance(prop.condition, HARDWARE_CONDITIONS) else "the record lacks the hardware profile"
+    from .hardware import load_profile
+
+    now = plain(load_profile(prop.condition.profile).to_dict())
+    return None if now == ev["hardware_profile"] else \
+        f"the hardware profile {prop.condition.profile!r} differs from the one recorded"
+
+
+def _agree(result, what: str) -> tuple[bool, str] | None:
+    if result.verdict == "verified":
+        return None
+    if result.verdict == "unknown" and "timeout" in (result.reason or ""):
+        raise _TimeUp()
+    return False, f"{what} answers {result.verdict}" + (f" ({result.reason})" if result.reason else "") + \
+        ", not verified"
+
+
+@_timed
+def _check_enumerate(doc, model, prop, centre, clock, independent):
+    ev = doc["evidence"]
+    bad = _region_size_matches(ev, prop, centre) or _hardware_profile_matches(ev, prop)
+    if bad:
+        return False, bad
+    r = _rerun(doc, model, prop, centre, clock, "enumerate", max_region=max(int(ev["region_size"]), 1))
+    disagreement = _agree(r, "enumeration")
+    if disagreement:
+        return disagreement
+    if r.evidence["rasters_checked"] != ev["rasters_checked"] or r.evidence["region_size"] != ev["region_size"]:
+        return False, (f"re-enumerated {r.evidence['rasters_checked']} of {r.evidence['region_size']} rasters, the "
+                       f"record says {ev['rasters_checked']} of {ev['region_size']}")
+    return True, (f"re-enumerated all {ev['rasters_checked']} rasters of the region on the reference simulator: "
+                  f"none violates")
+
+
+def _enumerate_independently(doc, model, prop, centre, clock, size: int) -> tuple[bool, str] | None:
+    return _agree(_rerun(doc, model, prop, centre, clock, "enumerate", max_region=max(size, 1)), "plain enumeration")
+
+
+@_timed
+def _check_bab(doc, model, prop, centre, clock, independent):
+    ev = doc["evidence"]
+    bad = _region_size_matches(ev, prop, centre) or _hardware_profile_matches(ev, prop)
+    if bad:
+        return False, bad
+    if ev["rasters_simulated"] + ev["rasters_pruned"] != ev["region_size"]:
+        return False, (f"the record covers {ev['rasters_simulated']} + {ev['rasters_pruned']} rasters, the region "
+                       f"has {ev['region_size']}")
+    r = _rerun(doc, model, prop, centre, clock, "bab")
+    disagreement = _agree(r, "the re-run tree search")
+    if disagreement:
+        return disagreement
+    keys = ("rasters_simulated", "rasters_pruned", "nodes_pruned_by_step", "region_size")
+    again = {k: r.evidence[k] for k in keys}
+    if again != {k: ev[k] for k in keys}:
+        return False, f"the re-run tree search records {again}, the certificate {({k: ev[k] for k in keys})}"
+    detail = (f"re-ran the step-by-step tree: the same record ({ev['rasters_simulated']} rasters simulated, "
+              f"{ev['rasters_pruned']} pruned, the region's {ev['region_size']})")
+    if independent:
+        disagreement = _enumerate_independently(doc, model, prop, centre, clock, ev["region_size"])
+        if disagreement:
+            return disagreement
+        detail += "; plain enumeration of the whole region agrees"
+    return True, detail
+
+
+@_timed
+def _check_bounds(doc, model, prop, centre, clock, independent):
+    from .bounds import bounds_verify
+
+    ev = doc["evidence"]
+    reference = doc["centre"]["reference_decision"]
+    report = bounds_verify(model, centre, prop, reference)
+    if report.holds is not True:
+        return False, "re-derived interval bounds do not prove the condition"
+    again = plain(report.details)
+    if again != ev["bounds"]:
+        differ = sorted(k for k in set(again) | set(ev["bounds"]) if again.get(k) != ev["bounds"].get(k))
+        return False, f"re-derived bounds differ from the record in {', '.join(differ)}"
+    detail = "re-derived the interval bounds: the same record, and they prove the condition"
+    if independent:
+        disagreement = _enumerate_independently(doc, model, prop, centre, clock, region_size(prop.region, centre))
+        if disagreement:
+            return disagreement
+        detail += "; plain enumeration of the whole region agrees"
+    return True, detail
+
+
+@_timed
+def _check_cpsat(doc, model, prop, centre, clock, independent):
+    ev = doc["evidence"]
+    bad = _region_size_matches(ev, prop, centre) or _hardware_profile_matches(ev, prop)
+    if bad:
+        return False, bad
+    size = ev["region_size"]
+    flips_like = isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput))
+    if size <= ENUMERATE_RECHECK_MAX or not flips_like:
+        r = _rerun(doc, model, prop, centre, clock, "enumerate", max_region=max(size, 1))
+        how = "plain enumeration"
+    else:
+        r = _rerun(doc, model, prop, centre, clock, "bab") if size <= BAB_MAX_REGION else None
+        how = "the step-by-step tree (exhaustive)"
+        if (r is None or r.verdict == "unknown") and not isinstance(prop.condition, HARDWARE_CONDITIONS):
+            r = _rerun(doc, model, prop, centre, clock, "smt", solver="z3-native")
+            how = "the SMT encoding solved by z3"
+    if r is None:
+        return False, "no method other than CP-SAT decides this region: not validated"
+    disagreement = _agree(r, how)
+    if disagreement:
+        return disagreement
+    return True, f"re-decided without CP-SAT by {how}: verified ({size} rasters)"
+
+
+@_timed
+def _check_smt(doc, model, prop, centre, clock, independent):
+    from .encodings.smt import EncodingTimeout, encode, parse_smtlib, solve
+
+    ev = doc["evidence"]
+    text = ev["smtlib"]
+    if sha256_text(text) != ev["smtlib_sha256"]:
+        return False, f"the obligation hashes to {sha256_text(text)}, not the stated {ev['smtlib_sha256']}"
+    bad = _region_size_matches(ev, prop, centre)
+    if bad:
+        return False, bad
+    logic = {"QF_LIA": "lia", "QF_BV": "bv"}[ev["logic"]]
+    builder = "z3-native" if ev["solver"] == "z3-native" else "z3"  # the text depends on the term API only
+    try:
+        again = encode(model, centre, prop, deadline=clock.deadline, logic=logic, solver=builder).to_smtlib()
+    except EncodingTimeout:
+        raise _TimeUp() from None
+    if again != text:
+        return False, (f"the obligation is not the encoding of the stated model, property and centre (it hashes to "
+                       f"{ev['smtlib_sha256']}; re-encoded in {ev['logic']}: {sha256_text(again)})")
+    other = OTHER_SOLVER.get(ev["solver"], "cvc5" if ev["solver"] != "cvc5" else "z3")
+    formula, env = parse_smtlib(text)
+    answer = solve(formula, env, other, clock.left(), ev["logic"])
+    if answer.answer == "unknown":
+        if "timeout" in (answer.reason or ""):
+            raise _TimeUp()
+        return False, f"{other} answers unknown on the obligation ({answer.reason}): not validated"
+    if answer.answer != "unsat":
+        return False, f"{other} answers {answer.answer} on the obligation: a counterexample exists, not unsat"
+    return True, (f"the obligation ({len(text)} characters, sha256 {ev['smtlib_sha256'][:16]}...) is the re-encoding "
+                  f"of the model, property and centre; {ev['solver']} said unsat, {other} re-solved it: unsat")
+
+
+# ---------------------------------------------------------------- unbounded claims
+
+
+def _transition_system(doc, model, prop):
+    """The transition system of the property, with the invariant box recomputed and compared."""
+    from .encodings.transition import TransitionSystem, reachable_box
+    from .monitors import monitor_for
+    from .state import StateLayout
+
+    ev = doc["evidence"]
+    letters = _letters(doc)
+    monitor = monitor_for(prop.condition, model)
+    layout = StateLayout(model, monitor)
+    n = model.input.size
+    in_lo = np.zeros(n, dtype=np.int64) if letters is None else letters.min(axis=0).astype(np.int64)
+    in_hi = np.ones(n, dtype=np.int64) if letters is None else letters.max(axis=0).astype(np.int64)
+    box = reachable_box(layout, in_lo, in_hi)
+    if plain(box.to_json()) != ev["box"]:
+        raise _Failed(ev["kind"], "the recomputed invariant box differs from the recorded one")
+    return TransitionSystem(model, monitor, letters=letters, box=box)
+
+
+def _solve_z3_query(ts, query, clock) -> tuple[str, str]:
+    """Satisfiability of a z3 query of the transition system, by cvc5 (the query printed as
+    SMT-LIB and read by pysmt); z3's plain solver if pysmt cannot read it. ``(answer, solver)``."""
+    import z3
+
+    from .encodings.smt import parse_smtlib, solve
+
+    s = z3.Solver(ctx=ts.ctx)
+    s.add(query)
+    text = "(set-logic QF_LIA)\n" + s.to_smt2()
+    try:
+        formula, env = parse_smtlib(text)
+    except Exception:  # pysmt cannot read every z3 print: z3's plain (non-Spacer) solver then
+        if clock.deadline is not None:
+            s.set("timeout", max(1, int(clock.left() * 1000)))
+        r = s.check()
+        return str(r), "z3"
+    return solve(formula, env, "cvc5", clock.left(), "QF_LIA").answer, "cvc5"
+
+
+def _expect_unsat(ts, kind: str, name: str, query, clock) -> str:
+    """The solver that found ``query`` unsat; a failed ``kind`` check otherwise."""
+    answer, solver = _solve_z3_query(ts, query, clock)
+    if answer == "unknown":
+        if clock.over():
+            raise _TimeUp()
+        raise _Failed(kind, f"{solver} answers unknown on the {name} query: not validated")
+    if answer != "unsat":
+        raise _Failed(kind, f"{solver} answers {answer} on the {name} query, not unsat")
+    return solver
+
+
+@_timed
+def _check_kinduction(doc, model, prop, centre, clock, independent):
+    ts = _transition_system(doc, model, prop)
+    t = ts.terms
+    k = doc["evidence"]["depth"]
+    # base: no violation at any of the first k steps from the initial state
+    state, parts, bads = ts.initial(), [], [ts.bad(ts.initial())]
+    for d in range(k):
+        x, cx = ts.inputs(f"b{d}")
+        state, defs = ts.step(state, x)
+        parts += [cx, defs]
+        bads.append(ts.bad(state))
+    base = ts.expr(t.and_(parts + [t.or_(bads)]))
+    # induction: k violation-free steps along a loop-free path from the box cannot end in one
+    s0, dom = ts.state("k0")
+    path, parts = [s0], [dom]
+    for i in range(1, k + 1):
+        x, cx = ts.inputs(f"k{i}")
+        nxt, defs = ts.step(path[-1], x)
+        parts += [cx, defs, t.not_(ts.bad(path[-1]))] + [t.not_(ts.equal(nxt, e)) for e in path]
+        path.append(nxt)
+    step = ts.expr(t.and_(parts + [ts.bad(path[-1])]))
+    solvers = {_expect_unsat(ts, "kinduction", "base", base, clock),
+               _expect_unsat(ts, "kinduction", "induction", step, clock)}
+    return True, (f"rebuilt the {k}-step base and induction queries (box recomputed, the same): "
+                  f"both unsat by {' and '.join(sorted(solvers))}")
+
+
+@_timed
+def _check_pdr(doc, model, prop, centre, clock, independent):
+    import z3
+
+    ev = doc["evidence"]
+    if sha256_text(ev["invariant"]) != ev["invariant_sha256"]:
+        return False, "the invariant's text does not match its hash"
+    ts = _transition_system(doc, model, prop)
+    if list(ev["state_names"]) != list(ts.names):
+        return False, "the recorded state names are not the transition system's"
+    s, dom = ts.state("s")
+    x, cx = ts.inputs("")
+    nxt, defs = ts.step(s, x)
+    primed, _ = ts.state("n")
+    S = [ts.expr(v) for v in s]
+    P = [ts.expr(v) for v in primed]
+    try:
+        decls = {v.decl().name(): v for v in S}
+        parsed = z3.parse_smt2_string(f"(assert {ev['invariant']})", decls=decls, ctx=ts.ctx)
+    except z3.Z3Exception as e:
+        return False, f"the invariant does not parse over the state variables: {e}"
+    inv = z3.And(*parsed) if len(parsed) != 1 else parsed[0]
+    init = [ts.expr(v) for v in ts.initial()]
+    trans = z3.And(ts.expr(dom), ts.expr(cx), ts.expr(defs), ts.expr(ts.equal(primed, nxt)))
+    queries = {"initiation": z3.Not(z3.substitute(inv, *zip(S, init))),
+               "consecution": z3.And(inv, trans, z3.Not(z3.substitute(inv, *zip(S, P)))),
+               "safety": z3.And(inv, ts.expr(dom), ts.expr(ts.bad(s)))}
+    solvers = {_expect_unsat(ts, "pdr", name, q, clock) for name, q in queries.items()}
+    return True, (f"the invariant ({ev.get('invariant_size', '?')} nodes) re-checked with a plain solver "
+                  f"({' and '.join(sorted(solvers))}, not Spacer): initiation, consecution and safety unsat")
+
+
+@_timed
+def _check_explore(doc, model, prop, centre, clock, independent):
+    from .unbounded import verify_unbounded
+
+    ev = doc["evidence"]
+    r = verify_unbounded(model, prop, method="explore", timeout=clock.left(), max_states=ev["reachable_states"],
+                         letters=_letters(doc))
+    disagreement = _agree(r, "re-exploration")
+    if disagreement:
+        return disagreement
+    if (r.evidence["reachable_states"], r.evidence["letters"]) != (ev["reachable_states"], ev["letters"]):
+        return False, (f"re-exploration reaches {r.evidence['reachable_states']} states over "
+                       f"{r.evidence['letters']} letters, the record says {ev['reachable_states']} over "
+                       f"{ev['letters']}")
+    return True, f"re-explored all {ev['reachable_states']} reachable states: none violates"
+
+
+# ---------------------------------------------------------------- costs and tools
+
+
+def _check_costs(doc, model, centre) -> tuple[bool, str]:
+    from .hardware import cost, profile_from_dict
+
+    costs = doc["costs"]
+    try:
+        profile = profile_from_dict(costs["profile"])
+    except VerisnnError as e:
+        return False, f"the recorded hardware profile is unusable: {e}"
+    pairs = [("centre", centre)]
+    if costs["witness"] is not None:
+        pairs.append(("witness", np.asarray(doc["evidence"].get("witness"), dtype=np.int8)))
+    for name, raster in pairs:
+        if costs[name] is None or raster is None:
+            if costs[name] is not None:
+                return False, f"costs of a {name} the certificate does not hold"
+            continue
+        try:
+            again = plain(cost(model, raster, profile).to_json())
+        except VerisnnError as e:
+            return False, f"the {name}'s costs cannot be recomputed: {e}"
+        if again != costs[name]:
+            return False, f"the {name}'s recomputed costs differ from the recorded ones"
+    return True, f"recomputed on profile {profile.name}: the same"
+
+
+def _tools_detail(recorded: dict) -> str:
+    now = tool_versions()
+    differ = [f"{k} {recorded.get(k)} -> {now.get(k)}" for k in sorted(now) if recorded.get(k) != now.get(k)]
+    return "checked with the same tool versions" if not differ else \
+        "produced with other tool versions (" + ", ".join(differ) + ")"
+
+
+__all__ = ["Check", "CheckReport", "check_certificate"]
