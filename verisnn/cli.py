@@ -430,12 +430,22 @@ def cmd_verify(args) -> tuple[dict, str]:
     else:
         result = verify(model, raster, prop, method=args.method, timeout=args.timeout, solver=args.solver,
                         logic=args.smt_logic, max_depth=args.max_depth, max_states=args.max_states)
+    certificate = None
+    if args.certificate is not None:  # written first: an error verdict is still a record
+        from .certificate import make_certificate, write_certificate
+
+        with writing("--certificate"):
+            write_certificate(args.certificate, make_certificate(model, prop, raster, result, model_path=args.model))
+        certificate = str(args.certificate)
     if result.verdict == "error":
         if (result.reason or "").startswith("internal"):
             raise RuntimeError(result.reason)
         raise InputError(result.reason or "cannot verify", "verify")
     answer = result.to_json()
     lines = [f"{result.verdict}   ({result.method}, {result.time_s:.3f} s)"]
+    if certificate is not None:
+        answer["certificate"] = certificate
+        lines.append(f"certificate {certificate} (re-check: verisnn check {certificate})")
     if result.reason:
         lines.append(f"reason     {result.reason}")
     if result.witness is not None and unbounded:
@@ -501,6 +511,137 @@ def cmd_automaton(args) -> tuple[dict, str]:
                 else f"unbounded (no-decision cycle: {' '.join(lat['witness'])}, the last {lat['cycle']} repeating)")
         lines.append(f"latency    from {'the initial state' if start == 'initial' else 'any state'}: {wait}")
     lines.append("wrote      " + ", ".join(answer["files"].values()))
+    return answer, "\n".join(lines)
+
+
+def cmd_check(args) -> tuple[dict, str]:
+    from .checker import check_certificate
+
+    try:
+        report = check_certificate(existing_file(args.certificate, "certificate"), timeout=args.timeout)
+    except InputError as e:
+        raise InputError(e.message, f"{args.certificate}: {e.path}" if e.path else args.certificate) from None
+    answer = report.to_json()
+    lines = [f"{'valid' if report.valid else 'NOT VALID'}   {args.certificate} ({answer['time_s']:.3f} s)"]
+    for c in answer["checks"]:
+        lines.append(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}" + (f": {c['detail']}" if c.get("detail") else ""))
+    return answer, "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- extraction
+
+
+def _out_folder(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{path} exists and is not a folder", "--out")
+    return out
+
+
+def _region_arg(text: str, field: str) -> dict:
+    """A region given on the command line, in the property-file form ('{flips: 1}')."""
+    from .extractors.certify import parse_region
+    from .properties import _parse_yaml
+
+    try:
+        return parse_region(_parse_yaml(text.encode())).to_dict()
+    except VerisnnError as e:
+        raise InputError(e.message, field) from None
+
+
+def cmd_extract_tree(args) -> tuple[dict, str]:
+    from .extractors.certify import annotate_rules, certified_share, certify_rules
+    from .extractors.rules import render_html, render_markdown, ruleset_from_json
+    from .extractors.tree import run_tree_extraction
+
+    model = load_model_arg(args.model)
+    data = load_npy(args.data, "--data")
+    if data.ndim != 3:
+        raise InputError(f"expected data rasters [N, T, n], got shape {list(data.shape)}", "--data")
+    labels = None if args.labels is None else load_npy(args.labels, "--labels")
+    evaluation = None if args.eval is None else load_npy(args.eval, "--eval")
+    region = _region_arg(args.certify, "--certify")
+    out = _out_folder(args.out)
+    try:
+        run = run_tree_extraction(model, data, labels, evaluation, max_rules=args.max_rules, features=args.features,
+                                  profile=args.profile, seed=args.seed, data_name=Path(args.data).name,
+                                  split=args.split, fold_default=args.fold_default)
+    except InputError as e:
+        field = {"labels": "--labels", "X": "--data", "eval_X": "--eval"}.get(e.path or "", e.path)
+        raise InputError(e.message, field) from None
+    results = certify_rules(model, run["ruleset"], data, region, timeout=args.timeout)
+    document = annotate_rules(run["ruleset"], results)
+    share = certified_share(results)
+    ruleset = ruleset_from_json(document)
+    extra = {"fidelity": run["fidelity"], "certified_share": share, "certification_region": region,
+             **({"eval_fidelity": run["eval_fidelity"]} if "eval_fidelity" in run else {})}
+    with writing("--out"):
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"json": out / "rules.json", "markdown": out / "rules.md", "html": out / "rules.html"}
+        files["json"].write_text(json.dumps(jsonable(document), indent=1) + "\n")
+        files["markdown"].write_text(render_markdown(ruleset, extra))
+        files["html"].write_text(render_html(ruleset, extra, title=f"Rules of {model.name or Path(args.model).name}"))
+    answer = {"fidelity": run["fidelity"], "rules": document["rules"], "default": document["default"],
+              "certified_share": share, "certification_region": region, "n_rules": run["n_rules"],
+              "files": {k: str(v) for k, v in files.items()}}
+    for key in ("eval_fidelity", "network_accuracy", "rules_accuracy"):
+        if key in run:
+            answer[key] = run[key]
+    fid = run["fidelity"]
+    verdicts = [r["verdict"] for r in results]
+    lines = [f"rules      {run['n_rules']} (first match wins), fitted in {run['fit_time_s']:.1f} s",
+             f"fidelity   {fid['value']:.4f}, 95% CI [{fid['ci'][0]:.4f}, {fid['ci'][1]:.4f}], n={fid['n']} "
+             f"(agreement with the network on {fid['distribution']}; not accuracy)"]
+    if "eval_fidelity" in run:
+        e = run["eval_fidelity"]
+        lines.append(f"           on --eval: {e['value']:.4f}, 95% CI [{e['ci'][0]:.4f}, {e['ci'][1]:.4f}], n={e['n']}")
+    lines.append(f"certified  {share:.0%} of rules verified within {json.dumps(region)} of the data they cover "
+                 f"({verdicts.count('verified')} verified, {verdicts.count('falsified')} falsified, "
+                 f"{verdicts.count('unknown') + verdicts.count('error')} unknown)")
+    lines.append("wrote      " + ", ".join(answer["files"].values()))
+    return answer, "\n".join(lines)
+
+
+def cmd_extract_automaton(args) -> tuple[dict, str]:
+    from .automaton import load_alphabet
+    from .extractors.learn import run_automaton_extraction
+
+    model = load_model_arg(args.model)
+    try:
+        alphabet = load_alphabet(existing_file(args.alphabet, "--alphabet"), model)
+    except InputError as e:
+        raise InputError(e.message, f"--alphabet {e.path}" if e.path else "--alphabet") from None
+    out = _out_folder(args.out)
+    options = {"epsilon": args.epsilon, "delta": args.delta, "seed": args.seed, "timeout": args.timeout}
+    if args.max_states is not None:
+        options["max_states"] = args.max_states
+    with writing("--out"):
+        out.mkdir(parents=True, exist_ok=True)
+        answer = run_automaton_extraction(model, alphabet, out, algorithm=args.algorithm, oracle=args.oracle,
+                                          profile=args.profile, **options)
+    lines = [f"{answer['status']}   {answer['algorithm']} with the {answer['oracle']} oracle: "
+             f"{answer['states']} states, {answer['membership_queries']} membership and "
+             f"{answer['equivalence_queries']} equivalence queries, {answer['simulator_steps']:,} network steps, "
+             f"{answer['time_s']:.2f} s"]
+    if answer.get("reason"):
+        lines.append(f"reason     {answer['reason']}")
+    fid = answer.get("fidelity")
+    if fid:
+        lines.append(f"fidelity   {fid['value']:.4f}, 95% CI [{fid['ci'][0]:.4f}, {fid['ci'][1]:.4f}], n={fid['n']} "
+                     f"({fid['distribution']})")
+    if answer.get("equals_exact") is not None:
+        lines.append("exact      " + ("equal to the exact (minimised) machine" if answer["equals_exact"]
+                                      else "differs from the exact machine"))
+    latency = answer.get("latency")
+    if latency and latency.get("check"):
+        check, times = latency["check"], [t for row in latency["transition_us"] for t in row]
+        lines.append(f"latency    {latency['steps_per_letter']} steps per letter, {min(times):.4g}-{max(times):.4g} µs "
+                     f"per transition on {latency['profile']}; measured by the cost model on {check['letters']} "
+                     f"letters, {check['disagreeing_letters']} disagree"
+                     + (f" (at most {check['max_abs_diff_us']:.4g} µs per letter: the machine merges network states "
+                        "that take different hardware time)" if check["disagreeing_letters"] else ""))
+    if answer.get("files"):
+        lines.append("wrote      " + ", ".join(str(v) for v in answer["files"].values()))
     return answer, "\n".join(lines)
 
 
@@ -677,6 +818,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "(z3's own API) (default z3)")
     p.add_argument("--smt-logic", choices=("lia", "bv"), default="lia",
                    help="the smt method's encoding: linear integer arithmetic or bit-vectors (default lia)")
+    p.add_argument("--certificate", default=None, metavar="C.json",
+                   help="also write a certificate of the answer (docs/certificate.md); `verisnn check` re-checks it")
+
+    p = add("check", cmd_check, "re-check a certificate independently: model hash, witness replay, SMT obligation "
+            "re-encoded and re-solved by the other solver, re-run records")
+    p.add_argument("certificate", metavar="C.json", help="certificate written by `verisnn verify --certificate`")
+    p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S",
+                   help="limit of each re-solve or re-run (default 120; running out makes it not valid)")
 
     p = add("info", cmd_info, "summarize a model: hash, input, layers, readout, provenance")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
@@ -719,6 +868,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_float, default=None, metavar="S", help="give up after S seconds: unknown")
     p.add_argument("--no-minimize", action="store_true", help="write the full reachable machine, not the minimal one")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for automaton.json/.dot/.smv/.aalpy.dot")
+
+    p = sub.add_parser("extract", help="extract readable explanations: decision-tree rules or a learned automaton",
+                       description="extract readable explanations: decision-tree rules or a learned automaton")
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True, parser_class=_Parser)
+
+    def add_kind(name: str, func: Command, help: str) -> argparse.ArgumentParser:
+        q = kinds.add_parser(name, parents=[common], help=help, description=help)
+        q.set_defaults(func=func)
+        q.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
+        q.add_argument("--out", required=True, metavar="DIR", help="output folder")
+        q.add_argument("--profile", default="loihi", metavar="NAME|PROFILE.yaml",
+                       help="hardware profile of the latency annotations (default loihi)")
+        q.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")
+        q.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
+                       help="tree: per rule certification; automaton: the learning (then unknown)")
+        return q
+
+    q = add_kind("tree", cmd_extract_tree, "decision-tree rules that mimic the network's decisions, with fidelity "
+                 "and certification")
+    q.add_argument("--data", required=True, metavar="X.npy", help="data rasters [N, T, n]")
+    q.add_argument("--labels", default=None, metavar="y.npy", help="dataset labels of --data (accuracies only; "
+                   "the rules always learn the network's decisions)")
+    q.add_argument("--eval", default=None, metavar="X2.npy", help="also report fidelity on these rasters")
+    q.add_argument("--max-rules", type=_positive_int, default=40, metavar="K", help="at most K rules (default 40)")
+    q.add_argument("--features", default="counts", choices=("counts", "counts+first_spike",
+                                                             "counts+first_spike+hidden"),
+                   help="feature families (default counts)")
+    q.add_argument("--split", choices=("rasters", "draws"), default="rasters",
+                   help="rasters: judge fidelity around data rasters the fit never saw (30%%, default); draws: "
+                        "fit around all of --data and judge on fresh draws around the same rasters")
+    q.add_argument("--fold-default", action="store_true",
+                   help="the class with the most leaves becomes the default (fewer rules; its inputs are "
+                        "covered by no rule, so certification says nothing about them)")
+    q.add_argument("--certify", default="{flips: 1}", metavar="REGION",
+                   help="certify each rule within this region of the data it covers (default '{flips: 1}')")
+
+    q = add_kind("automaton", cmd_extract_automaton, "learn a Mealy machine of the network over an input alphabet "
+                 "(AALpy: L*, KV or RPNI)")
+    q.add_argument("--alphabet", required=True, metavar="ALPHABET.json",
+                   help='letters: {"letters": {"a": [[0/1] * n] * w, ...}}')
+    q.add_argument("--algorithm", choices=("lstar", "kv", "rpni"), default="lstar", help="default lstar")
+    q.add_argument("--oracle", choices=("auto", "exact", "wmethod", "pac"), default="auto",
+                   help="equivalence oracle: exact (the explored machine) when it fits, else PAC (default auto)")
+    q.add_argument("--epsilon", type=_positive_float, default=0.01, help="PAC error (default 0.01)")
+    q.add_argument("--delta", type=_positive_float, default=0.01, help="PAC confidence (default 0.01)")
+    q.add_argument("--max-states", type=_positive_int, default=None, metavar="N",
+                   help="give up on hypotheses larger than N states")
 
     p = add("cost", cmd_cost, "count the hardware events of a run and price them with a neuromorphic chip profile")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
