@@ -155,6 +155,14 @@ def schema() -> dict:
             },
             "certificates": {"type": "boolean"},
             "profile": {"type": "string", "minLength": 1},
+            # what the audit report draws (verisnn.audit); the campaign's queries ignore it
+            "report": {"type": "object", "additionalProperties": False,
+                       "properties": {"explain_inputs": {"type": "integer", "minimum": 0},
+                                      "faithfulness_inputs": {"type": "integer", "minimum": 0},
+                                      "saliency": {"type": "array", "uniqueItems": True,
+                                                   "items": {"enum": ["gradient", "deletion", "sam"]}},
+                                      "counterexamples": {"type": "integer", "minimum": 0},
+                                      "title": {"type": "string", "minLength": 1}}},
         },
     }
 

@@ -528,6 +528,28 @@ def cmd_check(args) -> tuple[dict, str]:
     return answer, "\n".join(lines)
 
 
+def cmd_audit(args) -> tuple[dict, str]:
+    from .audit import run_audit
+
+    config = existing_file(args.config, "config")
+    try:
+        summary = run_audit(config, Path(args.out), workers=args.workers, scheduler=args.scheduler,
+                            progress=not args.no_progress)
+    except InputError as e:
+        raise InputError(e.message, f"{args.config}: {e.path}" if e.path else args.config) from None
+    certs = summary["certificates"]
+    lines = [f"queries    {summary['queries']}: {summary['verified']} verified, {summary['falsified']} falsified, "
+             f"{summary['unknown']} unknown, {summary['errors']} errors"
+             + (f"; {summary['extracted']} extractions" if summary.get("extracted") else "")
+             + f" ({summary['ran']} run now, {summary['skipped_done']} already stored; {summary['time_s']:.1f} s)"]
+    if certs["written"]:
+        ratio = certs["median_check_over_produce"]
+        lines.append(f"certified  {certs['valid']} of {certs['written']} certificates valid on an independent check"
+                     + ("" if ratio is None else f" (median check / produce time {ratio:.2f})"))
+    lines.append(f"report     {summary['report']}")
+    return summary, "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- extraction
 
 
@@ -820,6 +842,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the smt method's encoding: linear integer arithmetic or bit-vectors (default lia)")
     p.add_argument("--certificate", default=None, metavar="C.json",
                    help="also write a certificate of the answer (docs/certificate.md); `verisnn check` re-checks it")
+
+    p = add("audit", cmd_audit, "run an audit campaign (every input x property, certificates, extractions) and "
+            "write its report")
+    p.add_argument("config", metavar="CONFIG.yaml", help="campaign config (docs/audit.md)")
+    p.add_argument("--out", required=True, metavar="DIR", help="campaign folder: store, certificates, report")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="local worker processes (default: one per CPU)")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="a Dask scheduler address (tcp://host:port): "
+                   "run the queries on that cluster instead")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
     p = add("check", cmd_check, "re-check a certificate independently: model hash, witness replay, SMT obligation "
             "re-encoded and re-solved by the other solver, re-run records")
