@@ -1261,12 +1261,22 @@ def make_factory(solver: str = "z3", env: Environment | None = None) -> TermFact
     return Z3Factory() if solver == NATIVE_Z3 else PysmtFactory(env, solver)
 
 
+Extra = Callable[["Terms", np.ndarray, list], Term]  # (terms, input raster [T, n], layer outputs) -> Boolean term
+
+
 def encode(model: Model, centre: Any, prop: Property, env: Environment | None = None,
-           deadline: float | None = None, *, logic: str = "lia", solver: str = "z3") -> Encoding:
+           deadline: float | None = None, *, logic: str = "lia", solver: str = "z3",
+           extra: Extra | None = None) -> Encoding:
     """The counterexample query of ``prop`` around the ``[T, n]`` raster ``centre``, in the
     arithmetic ``logic`` (``lia`` or ``bv``) with the terms of ``solver`` (``z3-native``: z3
     terms; otherwise pysmt terms in ``env``, a fresh environment by default). ``deadline``:
-    a ``time.perf_counter()`` value past which :class:`EncodingTimeout` is raised."""
+    a ``time.perf_counter()`` value past which :class:`EncodingTimeout` is raised.
+
+    ``extra``: further constraints on the run, conjoined to the query as ``parts["extra"]``:
+    called with the :class:`Terms`, the input raster ``[T, n]`` (terms and constants) and
+    each layer's ``[T, n]`` outputs, it returns a Boolean term built with those terms (the
+    query then asks for a raster of the region that satisfies it and violates the condition;
+    e.g. the conditions of a rule, :mod:`verisnn.extractors.certify`)."""
     if logic not in ARITHMETICS:
         raise VerisnnError(f"unknown logic {logic!r}; available: {', '.join(ARITHMETICS)}", "logic")
     arr, batched = check_raster(model, centre)
@@ -1282,10 +1292,13 @@ def encode(model: Model, centre: Any, prop: Property, env: Environment | None = 
         ops = SymbolicOps(terms, deadline)
         outputs, _ = semantics.run_layers(ops, model, symbolic_params(model), x, ())
         bad = violation(terms, ops, model, prop.condition, x, outputs, reference)
+        constraint = None if extra is None else extra(terms, x, outputs)  # before the definitions are collected
         scores = []
         if isinstance(prop.condition, Robust) and reference is not None:
             scores = [terms.term(s) for s in readout_scores(terms, model.readout, outputs[-1])[0]]
         parts = {"region": region, "definitions": terms.and_(terms.definitions), "violation": bad}
+        if constraint is not None:
+            parts["extra"] = constraint
         formula = terms.and_(list(parts.values()))
         input_vars = [[terms.term(v) for v in row] for row in x]
     return Encoding(formula=formula, input_vars=input_vars, factory=factory,
@@ -1307,11 +1320,15 @@ def _public(details: dict) -> dict:
 
 
 def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3", timeout: float | None = None,
-               logic: str = "lia") -> Result:
+               logic: str = "lia", extra: Extra | None = None) -> Result:
     """Decide ``prop`` with an SMT solver. ``solver``: a pysmt solver name (``z3``, ``cvc5``)
     or ``z3-native`` (z3 terms built directly); ``logic``: ``lia`` (linear integer
     arithmetic) or ``bv`` (bit-vectors). ``timeout`` (seconds) bounds encoding and solving
-    together; running out of it is ``unknown``, never ``verified``."""
+    together; running out of it is ``unknown``, never ``verified``.
+
+    ``extra`` (see :func:`encode`) restricts the region to the rasters whose runs satisfy it:
+    ``verified`` then means no such raster violates the condition. A witness is replayed
+    against the condition only; what ``extra`` means is the caller's to replay."""
     t0 = time.perf_counter()
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     try:
@@ -1330,12 +1347,12 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
         return Result("error", METHOD, elapsed(), reason=str(e))
     details = {"region_size": size, "reference_decision": reference, "solver": solver, "logic": logic,
                "centre": centre}
-    if isinstance(prop.condition, Robust) and reference is None:
-        # the centre is its own counterexample
+    if isinstance(prop.condition, Robust) and reference is None and extra is None:
+        # the centre is its own counterexample (with ``extra`` it may lie outside the restricted region)
         return report_witness(model, prop, centre, centre, None, METHOD, elapsed(), _public(details))
     try:
         enc = encode(model, centre, prop, deadline=None if timeout is None else t0 + timeout, logic=logic,
-                     solver=solver)
+                     solver=solver, extra=extra)
     except EncodingTimeout:
         return Result("unknown", METHOD, elapsed(), reason=f"timeout after {timeout} s (while encoding)",
                       details=_public(details))
