@@ -195,14 +195,20 @@ class TreeRules(BaseEstimator):
     ``min_samples_leaf``: the sklearn tree's; ``fold_default``: the class with the most
     leaves becomes the ``default`` and its leaves are dropped, so the tree may grow more
     leaves than ``max_rules`` (the largest tree whose other leaves number at most
-    ``max_rules``); ``seed``: all randomness.
+    ``max_rules``); ``refine``: afterwards, specialise the rules until each holds within
+    ``refine_region`` (default ``{"flips": 1}``) of the fit rasters it covers
+    (:func:`.refine.refine_rules`: at most ``refine_max_conditions`` conditions added per
+    rule, over the tree's count windows and first spikes; a fix that loses more than
+    ``refine_max_loss`` exact agreement is not made; rules are dropped, never added), the
+    log in ``refinement_``; ``seed``: all randomness.
     """
 
     def __init__(self, model: Model, max_rules: int = 40, features: str = "counts", windows: Any = 2,
                  n_samples: int = 20000, flips: int = 1, deletions: int = 0, jitter_shift: int = 0,
                  jitter_spikes: int = 0, min_leaf_samples: int = 0, trepan_rounds: int = 1,
                  max_tries: int = 4096, criterion: str = "entropy", min_samples_leaf: int = 1,
-                 fold_default: bool = False, seed: int = 0):
+                 fold_default: bool = False, refine: bool = False, refine_region: Any = None,
+                 refine_max_conditions: int = 4, refine_max_loss: float | None = None, seed: int = 0):
         self.model = model
         self.max_rules = max_rules
         self.features = features
@@ -218,6 +224,10 @@ class TreeRules(BaseEstimator):
         self.criterion = criterion
         self.min_samples_leaf = min_samples_leaf
         self.fold_default = fold_default
+        self.refine = refine
+        self.refine_region = refine_region
+        self.refine_max_conditions = refine_max_conditions
+        self.refine_max_loss = refine_max_loss
         self.seed = seed
 
     def perturbation(self) -> Perturbation:
@@ -301,6 +311,15 @@ class TreeRules(BaseEstimator):
             classes, counts = np.unique(labels[:n_base], return_counts=True)
             folded = int(classes[np.argmax(counts)])
         ruleset = RuleSet(kept, tuple(rules), folded, model_hash(model), model.time_steps, model.input.size)
+        self.refinement_ = None
+        if self.refine:  # certification-guided: the rules must hold near the fit rasters they cover
+            from .refine import refine_rules
+
+            hidden = "hidden" in self.features
+            ruleset, self.refinement_ = refine_rules(
+                model, ruleset, x, self.refine_region, max_conditions=self.refine_max_conditions,
+                max_loss=self.refine_max_loss, certify=False,
+                candidates=candidate_features(model, self.features if hidden else "counts+first_spike", self.windows))
         # the statistics describe the distribution's sample (data + draws), not the extra queries
         base_values = ruleset.feature_values(model, sample[:n_base])
         self.rules_ = with_sample_stats(ruleset, base_values, labels[:n_base])
@@ -465,6 +484,8 @@ def run_tree_extraction(model: Model, X: Any, labels: Any = None, eval_X: Any = 
         "fit": {"split": split, "n_fit_rasters": int(len(fit_idx)), "n_fit_sample": est.n_fit_,
                 "n_extra_queries": est.n_extra_queries_, "fit_fidelity": est.fit_fidelity_,
                 "fit_time_s": round(est.fit_time_s_, 3),
+                **({"refinement": {k: v for k, v in est.refinement_.items() if k != "steps"}}
+                   if est.refinement_ is not None else {}),
                 "params": {k: v for k, v in est.get_params().items() if k != "model"}}}
     result: dict[str, Any] = {"fidelity": _summary(fid)}
     if eval_X is not None:
