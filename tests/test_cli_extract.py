@@ -144,3 +144,15 @@ def test_extract_automaton_bad_alphabet(capsys, files, tmp_path):
     assert code == 2 and "--alphabet" in answer["error"]
     code, answer = run(capsys, "extract", "forest", files["rec"])
     assert code == 2 and "forest" in answer["error"]
+
+
+def test_extract_tree_refined_rules_all_hold(capsys, files, tmp_path):
+    """--refine without a loss limit narrows or drops every rule the network refutes near
+    its data: what is left is verified, and no rule is added."""
+    plain = run(capsys, "extract", "tree", files["model"], "--data", files["data"], "--out", tmp_path / "a",
+                "--max-rules", 8, "--split", "draws")[1]
+    code, refined = run(capsys, "extract", "tree", files["model"], "--data", files["data"], "--out", tmp_path / "b",
+                        "--max-rules", 8, "--split", "draws", "--refine")
+    assert code == 0 and len(refined["rules"]) <= len(plain["rules"])
+    assert plain["certified_share"] < 1.0  # the plain rules are refuted somewhere: refinement has work
+    assert all(r["certified"] == "verified" for r in refined["rules"]) and refined["certified_share"] == 1.0

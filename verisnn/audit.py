@@ -30,7 +30,7 @@ from .model_format import model_hash
 
 CHECK_TIMEOUT = 120.0  # seconds for each certificate's re-check (a re-solve that runs out: not valid)
 TREE_OPTIONS = ("max_rules", "features", "windows", "split", "heldout", "n_eval", "n_samples", "flips",
-                "fold_default", "seed", "min_leaf_samples")
+                "fold_default", "seed", "min_leaf_samples", "refine", "refine_max_loss", "refine_max_conditions")
 AUTOMATON_OPTIONS = ("algorithm", "oracle", "epsilon", "delta", "max_states", "depth", "seed", "timeout",
                      "latency_words")
 
@@ -106,6 +106,8 @@ def _extract_tree(query: Query, out_dir: Path) -> dict:
     options = _options(query.extraction, TREE_OPTIONS, "tree")
     region = query.extraction.get("certify", {"flips": 1})
     x, y = _inputs(query)
+    if options.get("refine"):
+        options["refine_region"] = region  # the rules are narrowed where they are certified
     run = run_tree_extraction(model, x, y, profile=query.profile or "loihi", data_name="the audited inputs",
                               **options)
     results = certify_rules(model, run["ruleset"], x, region)

@@ -587,7 +587,8 @@ def cmd_extract_tree(args) -> tuple[dict, str]:
     try:
         run = run_tree_extraction(model, data, labels, evaluation, max_rules=args.max_rules, features=args.features,
                                   profile=args.profile, seed=args.seed, data_name=Path(args.data).name,
-                                  split=args.split, fold_default=args.fold_default)
+                                  split=args.split, fold_default=args.fold_default, refine=args.refine,
+                                  refine_region=region, refine_max_loss=args.refine_max_loss)
     except InputError as e:
         field = {"labels": "--labels", "X": "--data", "eval_X": "--eval"}.get(e.path or "", e.path)
         raise InputError(e.message, field) from None
@@ -933,6 +934,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--fold-default", action="store_true",
                    help="the class with the most leaves becomes the default (fewer rules; its inputs are "
                         "covered by no rule, so certification says nothing about them)")
+    q.add_argument("--refine", action="store_true",
+                   help="narrow (or drop) each rule the network refutes within --certify of its data until it "
+                        "holds (docs/rules.md); costs fidelity")
+    q.add_argument("--refine-max-loss", type=_positive_float, default=None, metavar="L",
+                   help="with --refine: fix a rule only if that loses at most L of exact agreement (e.g. 0.003)")
     q.add_argument("--certify", default="{flips: 1}", metavar="REGION",
                    help="certify each rule within this region of the data it covers (default '{flips: 1}')")
 
