@@ -238,7 +238,8 @@ def table(rows: list[dict]) -> str:
         rules = cert = "–"
         if r["rules"]:
             ru = r["rules"]
-            rules = f"{ru['n_rules']} rules, {_pct(ru['fidelity'])} [{_pct(ru['ci'][0])}, {_pct(ru['ci'][1])}]"
+            rules = (f"{ru['n_rules']} rule{'' if ru['n_rules'] == 1 else 's'}, {_pct(ru['fidelity'])} "
+                     f"[{_pct(ru['ci'][0])}, {_pct(ru['ci'][1])}]")
             # with no rules (everything is the default) there is no share to speak of
             cert = _pct(ru["certified_share"]) if ru["n_rules"] else "– (no rules)"
         autos = "; ".join(
@@ -261,7 +262,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None, help="parent folder of the audits (default: a new temp folder)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--browser", action="store_true", help="also open each report in headless Chromium")
-    ap.add_argument("--write-files", action="store_true", help="regenerate the configs' alphabets and inputs, then stop")
+    ap.add_argument("--write-files", action="store_true",
+                    help="regenerate the configs' alphabets and inputs, then stop")
     args = ap.parse_args()
     if args.write_files:
         print(json.dumps(write_files(), indent=1))
