@@ -417,9 +417,7 @@ def cmd_verify(args) -> tuple[dict, str]:
     if args.letters is not None:
         if not unbounded:
             raise InputError("--letters restricts the inputs of an unbounded property", "--letters")
-        from .automaton import load_alphabet
-
-        alphabet = load_alphabet(existing_file(args.letters, "--letters"), model)
+        alphabet = load_alphabet_arg(args.letters, model, "--letters")
         if alphabet.w != 1:
             raise InputError(f"each letter of --letters is one step's input (w = 1), got w = {alphabet.w}",
                              "--letters")
@@ -473,18 +471,31 @@ def cmd_verify(args) -> tuple[dict, str]:
 # ----------------------------------------------------------------------------- automaton
 
 
+def load_alphabet_arg(path: str, model, field: str = "--alphabet"):
+    """The alphabet file of ``field`` for ``model``; errors name the argument."""
+    from .automaton import load_alphabet
+
+    try:
+        return load_alphabet(existing_file(path, field), model)
+    except InputError as e:
+        raise InputError(e.message, f"{field} {e.path}" if e.path else field) from None
+
+
+def out_folder(path: str) -> Path:
+    """An output folder given as ``--out``: absent or a folder, never a file."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{path} exists and is not a folder", "--out")
+    return out
+
+
 def cmd_automaton(args) -> tuple[dict, str]:
-    from .automaton import build_automaton, latency_bound, load_alphabet, save_machine
+    from .automaton import build_automaton, latency_bound, save_machine
     from .model_format import model_hash
 
     model = load_model_arg(args.model)
-    try:
-        alphabet = load_alphabet(existing_file(args.alphabet, "--alphabet"), model)
-    except InputError as e:
-        raise InputError(e.message, f"--alphabet {e.path}" if e.path else "--alphabet") from None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{args.out} exists and is not a folder", "--out")
+    alphabet = load_alphabet_arg(args.alphabet, model)
+    out = out_folder(args.out)
     result = build_automaton(model, alphabet, max_states=args.max_states, timeout=args.timeout)
     explored = result.to_json()
     answer = {"status": result.status, "states_explored": result.states_explored, "states": explored["states"],
@@ -553,13 +564,6 @@ def cmd_audit(args) -> tuple[dict, str]:
 # ----------------------------------------------------------------------------- extraction
 
 
-def _out_folder(path: str) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{path} exists and is not a folder", "--out")
-    return out
-
-
 def _region_arg(text: str, field: str) -> dict:
     """A region given on the command line, in the property-file form ('{flips: 1}')."""
     from .extractors.certify import parse_region
@@ -583,7 +587,7 @@ def cmd_extract_tree(args) -> tuple[dict, str]:
     labels = None if args.labels is None else load_npy(args.labels, "--labels")
     evaluation = None if args.eval is None else load_npy(args.eval, "--eval")
     region = _region_arg(args.certify, "--certify")
-    out = _out_folder(args.out)
+    out = out_folder(args.out)
     try:
         run = run_tree_extraction(model, data, labels, evaluation, max_rules=args.max_rules, features=args.features,
                                   profile=args.profile, seed=args.seed, data_name=Path(args.data).name,
@@ -626,15 +630,11 @@ def cmd_extract_tree(args) -> tuple[dict, str]:
 
 
 def cmd_extract_automaton(args) -> tuple[dict, str]:
-    from .automaton import load_alphabet
     from .extractors.learn import run_automaton_extraction
 
     model = load_model_arg(args.model)
-    try:
-        alphabet = load_alphabet(existing_file(args.alphabet, "--alphabet"), model)
-    except InputError as e:
-        raise InputError(e.message, f"--alphabet {e.path}" if e.path else "--alphabet") from None
-    out = _out_folder(args.out)
+    alphabet = load_alphabet_arg(args.alphabet, model)
+    out = out_folder(args.out)
     options = {"epsilon": args.epsilon, "delta": args.delta, "seed": args.seed, "timeout": args.timeout}
     if args.max_states is not None:
         options["max_states"] = args.max_states
