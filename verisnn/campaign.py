@@ -57,6 +57,7 @@ import yaml
 from .errors import InputError, VerisnnError
 from .model import Model
 from .model_format import canonical_json, first_schema_error, load_model, model_hash, read_bounded
+from .properties import StrictSafeLoader
 from .store import Store, now
 
 KEY_FORMAT = "verisnn.campaign-key/1"
@@ -172,25 +173,10 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
-class _ConfigLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` (no Python tags, so nothing executes) that refuses duplicate
-    keys and aliases (which can expand exponentially)."""
+class _ConfigLoader(StrictSafeLoader):
+    """The properties' strict safe YAML loader (no Python tags, aliases or duplicate keys)."""
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a campaign config",
-                                              self.peek_event().start_mark)
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        seen = []
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one object",
-                                                        key_node.start_mark)
-            seen.append(key)
-        return super().construct_mapping(node, deep=deep)
+    document = "a campaign config"
 
 
 def _read_config(path: Path) -> Any:

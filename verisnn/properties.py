@@ -632,14 +632,17 @@ def parse_property(doc: Any) -> Property:
                     horizon=doc.get("horizon", "bounded"), name=doc.get("name"))
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
+class StrictSafeLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` (no Python tags, so no code execution) that also refuses
-    duplicate keys and aliases (``&a``/``*a``, which can expand exponentially)."""
+    duplicate keys and aliases (``&a``/``*a``, which can expand exponentially).
+    ``document`` names what is read, in the error messages."""
+
+    document = "a property"
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a property",
+            raise yaml.composer.ComposerError(None, None, f"aliases (*name) are not allowed in {self.document}",
                                               event.start_mark)
         return super().compose_node(parent, index)
 
@@ -656,7 +659,7 @@ class _StrictSafeLoader(yaml.SafeLoader):
 
 def _parse_yaml(text: bytes) -> Any:
     try:
-        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as e:
         where = f" at line {e.problem_mark.line + 1}, column {e.problem_mark.column + 1}" if e.problem_mark else ""
         raise PropertyError(f"not a usable YAML document: {e.problem}{where}") from None
