@@ -133,6 +133,10 @@ def test_a_bundle_without_its_summary_is_refused(tmp_path):
     del doc["summary"]
     with pytest.raises(InputError, match="summary"):
         render_report(doc, tmp_path)
+    unlearned = {**bundle(tiny_model()), "automata": [{"name": "capped", "machine": None,
+                                                       "summary": {"status": "unknown", "reason": "over 20 states"}}]}
+    html = render_report(unlearned, tmp_path / "unlearned")["html"].read_text()
+    assert "Automaton capped: not learned" in html and "over 20 states" in html
     minimal = {k: bundle(tiny_model())[k] for k in ("title", "model", "summary")}
     paths = render_report(minimal, tmp_path / "minimal")
     assert "<img" not in paths["html"].read_text()

@@ -32,7 +32,7 @@ CHECK_TIMEOUT = 120.0  # seconds for each certificate's re-check (a re-solve tha
 TREE_OPTIONS = ("max_rules", "features", "windows", "split", "heldout", "n_eval", "n_samples", "flips",
                 "fold_default", "seed", "min_leaf_samples", "refine", "refine_max_loss", "refine_max_conditions")
 AUTOMATON_OPTIONS = ("algorithm", "oracle", "epsilon", "delta", "max_states", "depth", "seed", "timeout",
-                     "latency_words")
+                     "latency_words", "compare_exact", "max_exact_states", "word_lengths", "fidelity_words")
 
 
 # ----------------------------------------------------------------------------- the task runner (workers)
@@ -210,10 +210,16 @@ def build_bundle(config: CampaignConfig, rows: list[dict], out: Path) -> dict:
         elif "folder" in result:
             from .automaton import MealyMachine
 
-            machine = MealyMachine.from_json(json.loads((out / result["folder"] / "automaton.json").read_text()))
+            learned = out / result["folder"] / "automaton.json"
+            machine = None  # a learning that ended unknown has no machine: the report says why
+            if result.get("status") == "complete" and learned.is_file():
+                machine = MealyMachine.from_json(json.loads(learned.read_text()))
             name = r["extraction"].get("name") or "automaton"
-            summary = {"states": result.get("states"), "algorithm": result.get("algorithm"),
-                       "oracle": result.get("oracle"), "equals the exact machine": result.get("equals_exact")}
+            summary = {"status": result.get("status"), "states": result.get("states"),
+                       "algorithm": result.get("algorithm"), "oracle": result.get("oracle"),
+                       "equals the exact machine": result.get("equals_exact")}
+            if result.get("reason"):
+                summary["reason"] = result["reason"]
             if result.get("fidelity"):
                 summary["fidelity"] = round(result["fidelity"]["value"], 4)
             bundle.setdefault("automata", []).append({"name": name, "machine": machine, "summary": summary})

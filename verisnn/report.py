@@ -14,7 +14,7 @@ The bundle (every key but ``title``, ``model`` and ``summary`` optional)::
      "counterexamples": [{"property", "input", "centre": [T][n], "witness": [T][n],
                          "centre_decision", "witness_decision"}],
      "rules": {"document": rules JSON, "fidelity": {...}, "certified_share", "region"},
-     "automata": [{"name", "machine": verisnn.automaton.MealyMachine, "summary": {...}}],
+     "automata": [{"name", "machine": verisnn.automaton.MealyMachine or None (not learned), "summary": {...}}],
      "explanations": {"inputs": [{"input", "raster", "saliency": {method: [T][n]}}],
                       "faithfulness": {method: {...}}, "psth": [B, T, n] rasters (drawn with ``model``)},
      "certificates": [{"path", "property", "input", "verdict", "valid", "reason",
@@ -122,8 +122,11 @@ def render_report(bundle: dict, out_dir: str | Path, model=None) -> dict[str, Pa
     view["rules"] = _rules_view(bundle["rules"]) if bundle.get("rules") else None
     view["automata"] = []
     for a in bundle.get("automata") or []:
-        fig = plots.automaton_figure(a["machine"], title=a["name"])
-        view["automata"].append({**a, "figure": figs.add(fig, "automaton", f"Learned automaton {a['name']}")})
+        figure = None
+        if a.get("machine") is not None:
+            figure = figs.add(plots.automaton_figure(a["machine"], title=a["name"]), "automaton",
+                              f"Learned automaton {a['name']}")
+        view["automata"].append({"name": a["name"], "summary": a.get("summary") or {}, "figure": figure})
     view["explanations"] = None
     expl = bundle.get("explanations")
     if expl:
