@@ -11,6 +11,7 @@ input spikes for it. Other test files import them::
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -195,3 +196,29 @@ def reference_decision(model, centre) -> int | None:
 
     ref = int(simulate(model, centre).prediction[0])
     return None if ref < 0 else ref
+
+
+def rules_json_decisions(doc_text: str, rasters: list, hidden: list | None = None) -> list:
+    """Decisions of a rules document on rasters (lists [T][n] of 0/1), from docs/rules.md
+    alone. ``hidden[b][layer]`` gives the [T][size] spikes of each layer for raster b."""
+    doc = json.loads(doc_text)
+    T = doc["time_steps"]
+    out = []
+    for b, r in enumerate(rasters):
+        def value(f):
+            if f["kind"] == "count":
+                return sum(r[t][f["channel"]] for t in range(f["from"], f["to"]))
+            if f["kind"] == "first_spike":
+                return next((t for t in range(T) if r[t][f["channel"]] == 1), T)
+            spikes = hidden[b][f["layer"]]
+            return sum(spikes[t][f["neuron"]] for t in range(f["from"], f["to"]))
+        values = {name: value(f) for name, f in doc["features"].items()}
+        ops = {"<": lambda a, c: a < c, "<=": lambda a, c: a <= c, ">": lambda a, c: a > c,
+               ">=": lambda a, c: a >= c, "==": lambda a, c: a == c}
+        decision = doc["default"]
+        for rule in doc["rules"]:
+            if all(ops[op](values[name], c) for name, op, c in rule["if"]):
+                decision = rule["then"]
+                break
+        out.append(-1 if decision is None else decision)
+    return out

@@ -16,6 +16,8 @@ from verisnn.automaton import build_automaton, parse_alphabet
 from verisnn.model import Dense, InputSpec, Model, Neuron, Readout
 from verisnn.model_format import save_model
 
+from conftest import rules_json_decisions
+
 
 def classifier() -> Model:
     hidden = Dense(weight=[[3, 1, 0, -1], [0, 2, 2, 0], [-1, 0, 1, 3]],
@@ -55,22 +57,9 @@ def run(capsys, *argv) -> tuple[int, dict]:
     return code, json.loads(out)
 
 
-def first_match(doc: dict, raster: np.ndarray):
-    """The rules document evaluated with json-level data only (see docs/rules.md)."""
-    T = doc["time_steps"]
-    values = {}
-    for name, f in doc["features"].items():
-        if f["kind"] == "count":
-            values[name] = int(raster[f["from"]:f["to"], f["channel"]].sum())
-        else:
-            assert f["kind"] == "first_spike"
-            hits = np.flatnonzero(raster[:, f["channel"]])
-            values[name] = int(hits[0]) if hits.size else T
-    ops = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal}
-    for rule in doc["rules"]:
-        if all(ops[op](values[f], c) for f, op, c in rule["if"]):
-            return rule["then"]
-    return doc["default"]
+def decisions(doc: dict, rasters) -> list[int]:
+    """The rules document evaluated from its JSON alone (docs/rules.md); -1: no decision."""
+    return rules_json_decisions(json.dumps(doc), np.asarray(rasters).tolist())
 
 
 def test_extract_tree_end_to_end(capsys, files, tmp_path):
@@ -92,15 +81,14 @@ def test_extract_tree_end_to_end(capsys, files, tmp_path):
     # the JSON alone reproduces the rules' decisions: the --eval fidelity is their agreement with the network
     data = np.load(files["data"])
     network = simulate(classifier(), data).prediction
-    agree = np.mean([(first_match(doc, x) if first_match(doc, x) is not None else -1) == d
-                     for x, d in zip(data, network)])
+    agree = np.mean(np.array(decisions(doc, data)) == network)
     assert answer["eval_fidelity"]["value"] == pytest.approx(agree)
     for rule in doc["rules"]:  # a falsified rule's witness is within one flip of a centre and replays
         record = rule["certification"]
         if rule["certified"] == "falsified":
             witness = np.array(record["witness"], dtype=np.int8)
             assert (witness != data[record["witness_centre"]]).sum() <= 1
-            assert first_match(doc, witness) == rule["then"]
+            assert decisions(doc, [witness])[0] == (-1 if rule["then"] is None else rule["then"])
             decided = simulate(classifier(), witness).prediction
             assert (None if decided == -1 else decided) != rule["then"]
     assert "<html" in (out / "rules.html").read_text().lower()

@@ -30,34 +30,7 @@ from verisnn.model import Dense, InputSpec, Model, Neuron, Readout
 from verisnn.model_format import model_hash
 from verisnn.properties import Deletions, Flips, Jitter, region_contains
 
-# ---------------------------------------------------------------- an independent evaluator (json only)
-
-
-def independent_decisions(doc_text: str, rasters: list, hidden: list | None = None) -> list:
-    """Decisions of a rules document on rasters (lists [T][n] of 0/1), from docs/rules.md
-    alone. ``hidden[b][layer]`` gives the [T][size] spikes of each layer for raster b."""
-    doc = json.loads(doc_text)
-    T = doc["time_steps"]
-    out = []
-    for b, r in enumerate(rasters):
-        def value(f):
-            if f["kind"] == "count":
-                return sum(r[t][f["channel"]] for t in range(f["from"], f["to"]))
-            if f["kind"] == "first_spike":
-                return next((t for t in range(T) if r[t][f["channel"]] == 1), T)
-            spikes = hidden[b][f["layer"]]
-            return sum(spikes[t][f["neuron"]] for t in range(f["from"], f["to"]))
-        values = {name: value(f) for name, f in doc["features"].items()}
-        ops = {"<": lambda a, c: a < c, "<=": lambda a, c: a <= c, ">": lambda a, c: a > c,
-               ">=": lambda a, c: a >= c, "==": lambda a, c: a == c}
-        decision = doc["default"]
-        for rule in doc["rules"]:
-            if all(ops[op](values[name], c) for name, op, c in rule["if"]):
-                decision = rule["then"]
-                break
-        out.append(-1 if decision is None else decision)
-    return out
-
+from conftest import rules_json_decisions
 
 # ---------------------------------------------------------------- tiny models
 
@@ -150,7 +123,7 @@ def test_document_round_trip_and_evaluation():
     r[1, 3, 2] = 1  # f1 = 3: no rule -> default
     assert rs.first_match(rs.feature_values(None, r)).tolist() == [0, -1, 1]  # raster 2: channel 2 silent
     assert rs.decide(None, r).tolist() == [4, 1, -1]
-    assert independent_decisions(json.dumps(rs.to_json()), r.tolist()) == [4, 1, -1]
+    assert rules_json_decisions(json.dumps(rs.to_json()), r.tolist()) == [4, 1, -1]
 
 
 def _mutate(path, value):
@@ -247,7 +220,7 @@ def test_json_and_predict_agree_on_random_rasters(fitted):
     text = json.dumps(doc)
     R = np.concatenate([random_rasters(model, 200, seed=7, p=0.2), random_rasters(model, 200, seed=8, p=0.6)])
     hidden = [[layer[b].tolist() for layer in simulate(model, R).layer_outputs] for b in range(len(R))]
-    assert independent_decisions(text, R.tolist(), hidden) == est.predict(R).tolist()
+    assert rules_json_decisions(text, R.tolist(), hidden) == est.predict(R).tolist()
     # the document reloads to the same rules; every listed feature is used
     assert RuleSet.from_json(json.loads(text)).to_json() == doc
     used = {c[0] for r in doc["rules"] for c in r["if"]}
@@ -289,7 +262,7 @@ def test_fold_default_and_trepan_queries():
     assert plain.n_extra_queries_ == 0
     doc = json.dumps(rs.to_json())
     R = random_rasters(model, 100, seed=9)
-    assert independent_decisions(doc, R.tolist()) == est.predict(R).tolist()
+    assert rules_json_decisions(doc, R.tolist()) == est.predict(R).tolist()
 
 
 def test_bad_parameters_are_input_errors():

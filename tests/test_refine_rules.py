@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import region_members
+from conftest import region_members, rules_json_decisions
 from verisnn import simulate
 from verisnn.errors import InputError, VerisnnError
 from verisnn.extractors.certify import certify_rules, parse_region
@@ -46,28 +46,6 @@ def violations(model, ruleset: RuleSet, data: np.ndarray, region) -> list[int]:
             claimed = ruleset.first_match(ruleset.feature_values(model, members)) == i
             bad += int((claimed & (simulate(model, members).prediction != rule.then)).sum())
         out.append(bad)
-    return out
-
-
-def json_decisions(doc_text: str, rasters: np.ndarray) -> list[int]:
-    """The decision list of docs/rules.md on rasters, from the JSON text alone (no hidden features)."""
-    doc = json.loads(doc_text)
-    T = doc["time_steps"]
-    ops = {"<": lambda a, c: a < c, "<=": lambda a, c: a <= c, ">": lambda a, c: a > c,
-           ">=": lambda a, c: a >= c, "==": lambda a, c: a == c}
-    out = []
-    for r in rasters.tolist():
-        def value(f):
-            if f["kind"] == "count":
-                return sum(r[t][f["channel"]] for t in range(f["from"], f["to"]))
-            return next((t for t in range(T) if r[t][f["channel"]] == 1), T)
-        values = {name: value(f) for name, f in doc["features"].items()}
-        decision = doc["default"]
-        for rule in doc["rules"]:
-            if all(ops[op](values[name], c) for name, op, c in rule["if"]):
-                decision = rule["then"]
-                break
-        out.append(-1 if decision is None else decision)
     return out
 
 
@@ -169,7 +147,7 @@ def test_refinement_with_candidate_features_and_its_json(seed, max_conditions, a
         assert all(v <= 0 for v in after)
     rasters = np.array([m for centre in data for m in region_members(region, centre)], dtype=np.int8)
     text = json.dumps(refined.to_json())
-    assert json_decisions(text, rasters) == refined.decide(model, rasters).tolist()
+    assert rules_json_decisions(text, rasters.tolist()) == refined.decide(model, rasters).tolist()
 
 
 def test_the_exact_pool_figures_match_a_direct_computation():
