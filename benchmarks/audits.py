@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from verisnn.report import open_in_browser
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ("digits", "iris", "mnist", "ecg", "robot", "tomita")
 ART = ROOT / "artifacts"
@@ -195,35 +197,6 @@ def measure(label: str, config: Path | dict, out: Path, workers: int) -> dict:
     return row
 
 
-def browser_check(html: str | Path) -> dict:
-    """Open a report in headless Chromium (Debian's ``chromium`` and ``chromium-driver``,
-    driven by selenium, as ``tests/test_report.py`` does): how many images it has, which
-    did not load, and the browser's errors."""
-    import shutil
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        raise SystemExit("--browser needs Debian's chromium and chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    try:
-        driver.get(Path(html).resolve().as_uri())
-        images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
-        errors = [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-    finally:
-        driver.quit()
-    return {"images": len(images), "broken": [alt for done, width, alt in images if not done or width == 0],
-            "errors": errors}
-
-
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
@@ -280,7 +253,7 @@ def main() -> int:
         print(f"auditing {label} ...", file=sys.stderr, flush=True)
         row = measure(label, config, out / label.replace("/", "-"), args.workers)
         if args.browser:
-            row["browser"] = browser_check(row["report"])
+            row["browser"] = open_in_browser(row["report"])
         rows.append(row)
         print(f"  {row['queries']} queries, {row['wall_s']} s, report {row['report']}", file=sys.stderr, flush=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "

@@ -9,7 +9,6 @@ them) and the ``selenium`` package; without them it fails, it is never skipped."
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from verisnn.automaton import MealyMachine
 from verisnn.errors import InputError
 from verisnn.model import Dense, InputSpec, Model, Neuron, Readout
 from verisnn.model_format import model_hash
-from verisnn.report import render_report
+from verisnn.report import open_in_browser, render_report
 
 
 def tiny_model() -> Model:
@@ -101,31 +100,12 @@ def test_markdown_names_existing_figures(report):
 
 
 def test_report_opens_in_headless_chromium_with_every_image_loaded(report):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver_path, "Debian's chromium and chromium-driver are needed (.ci/run installs them)"
     paths, _ = report
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
-    try:
-        driver.get(paths["html"].resolve().as_uri())
-        state = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
-        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
-        title = driver.title
-    finally:
-        driver.quit()
-    assert len(state) == 7
-    broken = [alt for complete, width, alt in state if not complete or width == 0]
-    assert not broken, f"images that did not load: {broken}"
-    assert not errors, errors
-    assert title.startswith("Audit of <script>")  # shown as text, not run
+    opened = open_in_browser(paths["html"])  # fails loudly without chromium / chromium-driver
+    assert opened["images"] == 7
+    assert not opened["broken"], f"images that did not load: {opened['broken']}"
+    assert not opened["errors"], opened["errors"]
+    assert opened["title"].startswith("Audit of <script>")  # shown as text, not run
 
 
 def test_a_bundle_without_its_summary_is_refused(tmp_path):

@@ -150,3 +150,34 @@ def render_report(bundle: dict, out_dir: str | Path, model=None) -> dict[str, Pa
     paths["html"].write_text(env.get_template("report.html.j2").render(**view), encoding="utf-8")
     paths["markdown"].write_text(env.get_template("report.md.j2").render(**view), encoding="utf-8")
     return paths
+
+
+def open_in_browser(html: str | Path) -> dict:
+    """Open a report in headless Chromium (Debian's ``chromium`` and ``chromium-driver``,
+    driven by selenium, a test dependency): ``{"images": count, "broken": [alt of each
+    image that did not load], "errors": [browser log errors], "title"}``."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        raise InputError("opening a report needs Debian's chromium and chromium-driver "
+                         "(scripts/system_packages.sh installs them)", "browser")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    try:
+        driver.get(Path(html).resolve().as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
+        errors = [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        title = driver.title
+    finally:
+        driver.quit()
+    return {"images": len(images), "broken": [alt for done, width, alt in images if not done or width == 0],
+            "errors": errors, "title": title}
