@@ -30,7 +30,6 @@ from verisnn.properties import parse_property
 from verisnn.store import Store, StoreError
 from verisnn.verify import verify
 
-ROOT = Path(__file__).resolve().parent.parent
 PROPS = {
     "flips1": {"region": {"flips": 1}, "condition": "robust"},
     "del2": {"region": {"deletions": 2}, "condition": {"spikes_at_most": 6}},
@@ -204,13 +203,20 @@ def test_config_file_errors(folder, monkeypatch, tmp_path):
     assert info.value.path == "case_study"
 
 
-def test_case_study_resolves_to_the_built_model():
-    if not (ROOT / "artifacts/digits/digits-lif.snn.json").is_file():
-        pytest.fail("artifacts/digits is part of the repository")
+def test_case_study_resolves_to_the_built_model(folder, tmp_path, monkeypatch):
+    # a built "digits" case study in an artifacts folder of its own (CI runs the tests on a
+    # clean clone, where artifacts/ is not built)
+    built = tmp_path / "digits"
+    built.mkdir()
+    save_model(tiny_model(), built / "digits-lif.snn.json")
+    for name in ("inputs", "labels"):
+        (built / f"test_{name}.npy").write_bytes((folder / f"{name}.npy").read_bytes())
+    monkeypatch.setenv("VERISNN_ARTIFACTS", str(tmp_path))
     cfg = load_config({"name": "d", "case_study": "digits", "inputs": {"select": {"first": 3}},
                        "properties": [{"name": "p", "property": PROPS["flips1"]}]})
-    assert cfg.model_path == (ROOT / "artifacts/digits/digits-lif.snn.json").resolve()
-    assert cfg.inputs_path.name == "test_inputs.npy" and cfg.labels_path.name == "test_labels.npy"
+    assert cfg.model_path == (built / "digits-lif.snn.json").resolve()
+    assert cfg.inputs_path == (built / "test_inputs.npy").resolve()
+    assert cfg.labels_path == (built / "test_labels.npy").resolve()
     assert [q.index for q in plan_queries(cfg)] == [0, 1, 2]
 
 
