@@ -513,6 +513,30 @@ def test_the_model_file_is_re_hashed(certs, tmp_path):
     assert report.valid and "not found" in report.checks[1].detail
 
 
+def test_a_check_remembers_nothing_that_hides_a_later_change(certs, tmp_path):
+    """The checker remembers validated model documents and model files by the hash of
+    their bytes: once a certificate has checked valid, editing the file on disk (same
+    size, same second) or the embedded document is still caught."""
+    cert, _ = certs["enumerate"]
+    doc = copy.deepcopy(cert)
+    path = tmp_path / "model.snn.json"
+    path.write_text(json.dumps(doc["model"]["document"]))
+    doc["model"]["path"] = str(path)
+    assert check_certificate(doc).valid and check_certificate(doc).valid  # the second check uses what it remembers
+    text = path.read_text()
+    weight = doc["model"]["document"]["layers"][0]["weight"]
+    edited = copy.deepcopy(doc["model"]["document"])
+    edited["layers"][0]["weight"][0][0] = weight[0][0] + (1 if weight[0][0] < 0 else -1)  # same width when > 0
+    path.write_text(json.dumps(edited))
+    assert len(path.read_text()) in (len(text), len(text) - 1, len(text) + 1)
+    reasons = failed(check_certificate(doc))
+    assert "model" in reasons and f"the model file {path}" in reasons["model"]
+    path.write_text(text)
+    assert check_certificate(doc).valid
+    doc["model"]["document"] = edited  # embedded edit: the stated hash no longer matches
+    assert "hashes to" in failed(check_certificate(doc))["model"]
+
+
 def test_costs_are_recomputed(certs):
     cert = copy.deepcopy(certs["enumerate"][0])
     cert["costs"]["centre"]["energy_uj"] *= 0.5

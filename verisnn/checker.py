@@ -43,13 +43,19 @@ from .certificate import (FORMAT, SEMANTICS, load_certificate, plain, read_certi
                           tool_versions)
 from .errors import InputError, ModelError, VerisnnError
 from .model import Model
-from .model_format import (MAX_FILE_BYTES, canonical_json, load_model, model_from_dict, model_hash, parse_json,
+from .model_format import (MAX_FILE_BYTES, canonical_json, model_from_dict, model_hash, parse_json,
                            read_bounded)
 from .properties import (HARDWARE_CONDITIONS, AnyInput, Deletions, Flips, Insertions, Intensity, Property,
                          check_against_model, parse_property, region_contains, region_size)
 from .simulator import simulate
 from .verify import BAB_MAX_REGION, raster_sha256, verify, violations
 
+# Checking the certificates of one audit validates the same model document again and
+# again: a document whose canonical text hashes to one already validated in this process
+# is not parsed and validated again (the hash is still recomputed for every certificate).
+_CACHE_SIZE = 8
+_VALIDATED_MODELS: dict[str, tuple[Model, str]] = {}  # canonical-text SHA-256 -> (model, normal-form hash)
+_FILE_HASHES: dict[tuple, str] = {}  # (file bytes SHA-256, embedded document hash) -> the file's model hash
 ENUMERATE_RECHECK_MAX = 20_000  # cpsat claims on regions this small are re-decided by plain enumeration
 OTHER_SOLVER = {"z3": "cvc5", "z3-native": "cvc5", "cvc5": "z3"}  # re-solve with a solver of another family
 
@@ -168,11 +174,15 @@ def _check_model(doc: dict, add: Callable, base: Path | None) -> Model:
     m = doc["model"]
     stated = m["sha256"]
     as_written = hashlib.sha256(canonical_json(m["document"]).encode()).hexdigest()
-    try:
-        model = model_from_dict(m["document"])
-    except VerisnnError as e:
-        raise _Failed("model", f"the embedded model document is not a valid model: {e}") from None
-    normal = model_hash(model)
+    if as_written in _VALIDATED_MODELS:  # the very same document, validated before in this process
+        model, normal = _VALIDATED_MODELS[as_written]
+    else:
+        try:
+            model = model_from_dict(m["document"])
+        except VerisnnError as e:
+            raise _Failed("model", f"the embedded model document is not a valid model: {e}") from None
+        normal = model_hash(model)
+        _remember(_VALIDATED_MODELS, as_written, (model, normal))
     problems = []
     if as_written != stated:
         problems.append(f"the embedded document hashes to {as_written}, not the stated {stated}")
@@ -197,16 +207,35 @@ def _check_model(doc: dict, add: Callable, base: Path | None) -> Model:
     return model
 
 
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)))  # the oldest entry
+    cache[key] = value
+
+
 def _file_hash(path: Path, document: dict, document_hash: str) -> str:
     """The model hash of the file at ``path``. A file holding exactly the embedded normal
     form (what ``save_model`` writes) has that document's hash; any other file is loaded,
-    validated and normalised first."""
+    validated and normalised first. Remembered per SHA-256 of the file's bytes, which are
+    read every time."""
     data = read_bounded(path, MAX_FILE_BYTES, ModelError, "model")
+    key = (hashlib.sha256(data).hexdigest(), document_hash)
+    if key not in _FILE_HASHES:
+        _remember(_FILE_HASHES, key, _read_file_hash(path, data, document, document_hash))
+    return _FILE_HASHES[key]
+
+
+def _read_file_hash(path: Path, data: bytes, document: dict, document_hash: str) -> str:
     try:
         same = canonical_json(parse_json(data)) == canonical_json(document)  # exact: 1, 1.0 and true differ here
     except (VerisnnError, TypeError, ValueError):
         same = False
-    return document_hash if same else model_hash(load_model(path))
+    if same:
+        return document_hash
+    try:
+        return model_hash(model_from_dict(parse_json(data)))
+    except ModelError as e:
+        raise ModelError(e.message, f"{path.name}: {e.path}" if e.path else path.name) from None
 
 
 def _model_file(path: str | None, base: Path | None) -> Path | None:
