@@ -233,3 +233,21 @@ def test_cli_verify_smt_logic_and_solver(tmp_path):
         answer = json.loads(proc.stdout)
         assert answer["verdict"] == "verified" and answer["evidence"]["logic"] == (
             "QF_BV" if "bv" in extra else "QF_LIA")
+
+
+def test_spike_bounds_of_a_network_without_spiking_layers_are_decided():
+    """A network of leaky integrators never spikes: ``spikes_at_most`` holds everywhere,
+    and the gradient falsifier (which has no spike count to differentiate) stands aside
+    instead of failing (found by hypothesis in test_methods_agree_with_brute_force)."""
+    from verisnn.falsify import gradient_search
+    from verisnn.properties import parse_property
+
+    model = Model(time_steps=3, input=InputSpec(4),
+                  layers=(Dense([[1, -1, 2, 0], [0, 1, 1, -2]], Neuron(2, "li", threshold=None, v_decay=(1, 1))),),
+                  readout=Readout("membrane_final"))
+    prop = parse_property({"region": {"flips": 2}, "condition": {"spikes_at_most": 0}})
+    centre = np.zeros((3, 4), dtype=np.int8)
+    assert gradient_search(model, prop, centre, None, lambda r, res=None: np.zeros(len(r), bool)) is None
+    # auto with nothing to enumerate: the searches (the gradient one included) find nothing, bounds prove it
+    assert verify(model, centre, prop, method="auto", max_region=0, bab_max_region=0).verdict == "verified"
+    assert verify(model, centre, prop, method="enumerate").verdict == "verified"

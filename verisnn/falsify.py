@@ -40,7 +40,7 @@ def margin(model: Model, prop: Property, res: SimResult, reference: int | None) 
         others = np.delete(counts, reference, axis=1)
         best_other = others.max(axis=1) if others.shape[1] else np.zeros(len(counts), dtype=np.int64)
         return counts[:, reference] - best_other
-    if isinstance(c, SpikesAtMost):
+    if isinstance(c, SpikesAtMost) and any(layer.neuron.fires for layer in model.layers):
         return c.e - res.total_spikes
     if isinstance(c, SynopsAtMost):
         return c.s - res.synops
@@ -133,7 +133,7 @@ def _soft_margin(model: Model, prop: Property, reference: int | None):
             others = torch_cat_without(counts, reference)
             return counts[:, reference] - others.max(dim=1).values
         return robust
-    if isinstance(c, SpikesAtMost):
+    if isinstance(c, SpikesAtMost) and any(layer.neuron.fires for layer in model.layers):
         return lambda outs: -sum(o.sum(dim=(1, 2)) for o, layer in zip(outs, model.layers) if layer.neuron.fires)
     if isinstance(c, NeverFires):
         return lambda outs: -outs[c.layer][:, :, c.neuron].sum(dim=1)
