@@ -50,7 +50,7 @@ from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deleti
                                 Intensity, Jitter, NeverFires, NoOverflow, Property, Robust, SpikesAtMost, SynopsAtMost,
                                 check_against_model, region_size)
 from verisnn.semantics import LayerParams, Ops
-from verisnn.simulator import check_raster, simulate
+from verisnn.simulator import simulate, single_raster
 from verisnn.state import object_array as _objects
 from verisnn.verify import Result, raster_sha256, report_witness, violations
 
@@ -704,10 +704,7 @@ def encode(model: Model, centre: Any, prop: Property, *, deadline: float | None 
     step ``t``, with the bounds of that case; ``budgeted=False`` leaves out the bounds' use of
     the region's budget in the first layer (plain interval arithmetic: looser domains, fewer
     spikes fixed — for comparison)."""
-    arr, batched = check_raster(model, centre)
-    if batched:
-        raise VerisnnError("encode takes one centre raster [T, n], not a batch", "input")
-    centre = arr[0]
+    centre = single_raster(model, centre, "encode takes one centre raster", error=VerisnnError)
     check_against_model(prop, model)
     if strategy not in STRATEGIES:
         raise VerisnnError(f"unknown strategy {strategy!r}; available: {', '.join(STRATEGIES)}", "strategy")
@@ -788,10 +785,7 @@ def cpsat_verify(model: Model, centre: Any, prop: Property, *, timeout: float | 
     t0 = time.perf_counter()
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     try:
-        arr, batched = check_raster(model, centre)
-        if batched:
-            raise VerisnnError("verify takes one centre raster [T, n], not a batch", "input")
-        centre = arr[0]
+        centre = single_raster(model, centre, "verify takes one centre raster", error=VerisnnError)
         check_against_model(prop, model)
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise VerisnnError(f"expected a positive number of workers, got {workers!r}", "workers")

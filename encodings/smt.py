@@ -51,7 +51,7 @@ from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deleti
                                 NeverFires, NoOverflow, Property, Robust, SpikesAtMost, SynopsAtMost,
                                 check_against_model, region_size)
 from verisnn.semantics import LayerParams, Ops
-from verisnn.simulator import ArraySequences, check_raster, simulate
+from verisnn.simulator import ArraySequences, simulate, single_raster
 from verisnn.state import object_array as _objects
 from verisnn.verify import Result, raster_sha256, report_witness
 
@@ -1279,10 +1279,7 @@ def encode(model: Model, centre: Any, prop: Property, env: Environment | None = 
     e.g. the conditions of a rule, :mod:`verisnn.extractors.certify`)."""
     if logic not in ARITHMETICS:
         raise VerisnnError(f"unknown logic {logic!r}; available: {', '.join(ARITHMETICS)}", "logic")
-    arr, batched = check_raster(model, centre)
-    if batched:
-        raise VerisnnError("encode takes one centre raster [T, n], not a batch", "input")
-    centre = arr[0]
+    centre = single_raster(model, centre, "encode takes one centre raster", error=VerisnnError)
     check_against_model(prop, model)
     factory = make_factory(solver, env)
     reference = _reference(model, centre)
@@ -1334,10 +1331,7 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
     try:
         if logic not in ARITHMETICS:
             raise VerisnnError(f"unknown logic {logic!r}; available: {', '.join(ARITHMETICS)}", "logic")
-        arr, batched = check_raster(model, centre)
-        if batched:
-            raise VerisnnError("verify takes one centre raster [T, n], not a batch", "input")
-        centre = arr[0]
+        centre = single_raster(model, centre, "verify takes one centre raster", error=VerisnnError)
         check_against_model(prop, model)
         if isinstance(prop.condition, HARDWARE_CONDITIONS):
             raise VerisnnError(_NO_HARDWARE, "condition")

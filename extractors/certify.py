@@ -48,7 +48,7 @@ from ..model import Model
 from ..properties import Deletions, Flips, Insertions, Property, PropertyError, Robust, parse_property, \
     region_contains, region_size
 from ..simulator import check_raster, simulate
-from ..verify import DEFAULT_BATCH, DEFAULT_MAX_REGION, _batches
+from ..verify import DEFAULT_BATCH, DEFAULT_MAX_REGION, region_batches
 from .rules import NO_DECISION, Count, FirstSpike, HiddenCount, RuleSet, ruleset_from_json
 
 METHODS = ("auto", "enumerate", "smt", "robust")
@@ -148,7 +148,7 @@ def _round_robin(centres: np.ndarray, region, batch: int) -> Iterator[tuple[int,
     """``(centre index, rasters)`` from every centre's region generator in turn: each
     generator goes from 0 changes up, so the rasters closest to the data come first for
     every centre (a counterexample with one flip is met before anyone's two-flip rasters)."""
-    live = [(c, _batches(centre, region, batch)) for c, centre in enumerate(centres)]
+    live = [(c, region_batches(centre, region, batch)) for c, centre in enumerate(centres)]
     while live:
         still = []
         for c, gen in live:

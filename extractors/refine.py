@@ -45,7 +45,7 @@ from ..errors import InputError
 from ..model import Model
 from ..properties import region_size
 from ..simulator import check_raster
-from ..verify import _batches
+from ..verify import region_batches
 from .certify import certified_share, certify_rules, parse_region
 from .rules import Condition, Feature, Rule, RuleSet, compute_features
 from .sampling import network_decisions
@@ -105,7 +105,7 @@ def region_pool(model: Model, data: np.ndarray, region, features: Mapping[str, F
 
     size = 0
     for d, centre in enumerate(data):
-        for rasters in _batches(centre, region, _CHUNK):
+        for rasters in region_batches(centre, region, _CHUNK):
             buf.append(rasters)
             buf_owner.append(np.full(len(rasters), d, dtype=np.int64))
             size += len(rasters)

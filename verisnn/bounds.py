@@ -36,7 +36,7 @@ from .properties import (AnyInput, Condition, DecidedBy, Deletions, FirstSpikeBy
                          NeverFires, NoOverflow, Property, Region, Robust, SpikesAtMost, SynopsAtMost,
                          changeable_positions, check_against_model)
 from .semantics import LayerParams, Ops
-from .simulator import ExactMatrix, NumpyOps, _decay_values, _neuron_values, check_raster, layer_params
+from .simulator import ExactMatrix, NumpyOps, _decay_values, _neuron_values, layer_params, single_raster
 
 _EXACT = NumpyOps(np.int64)  # the exact end-point operations (decay, saturation) are monotone
 
@@ -369,10 +369,8 @@ def propagate(model: Model, centre_raster: Any, region: Region, step_budget: np.
     the ``[T, n]`` raster ``centre_raster``; with ``step_budget`` (``[T]``, for flips,
     deletions and insertions), over those of its rasters that change at most
     ``step_budget[t]`` bits at step ``t``."""
-    arr, batched = check_raster(model, centre_raster)
-    if batched:
-        raise VerisnnError("bounds take one centre raster [T, n], not a batch", "input")
-    centre = arr[0].astype(np.int64)
+    centre = single_raster(model, centre_raster, "bounds take one centre raster", error=VerisnnError)
+    centre = centre.astype(np.int64)
     free, budget, x = input_bounds(region, centre, step_budget)
     ops = IntervalOps()
     params = interval_params(model, centre, free, budget)

@@ -141,7 +141,7 @@ def _centre_record(model: Model, prop: Property, centre: Any, result: Result) ->
     """The certificate's ``centre`` object and the centre raster (``None`` for unbounded
     properties, and — for ``error`` and ``unknown`` answers only — for a centre that cannot
     be made a raster of the model)."""
-    from .simulator import check_raster
+    from .simulator import single_raster
 
     if prop.horizon == "unbounded":
         return None, None
@@ -153,10 +153,7 @@ def _centre_record(model: Model, prop: Property, centre: Any, result: Result) ->
             region = intensity_region(model, centre, prop.region)
             raster, analog = region.centre_raster, np.asarray(centre, dtype=np.float64)
         else:
-            arr, batched = check_raster(model, centre)
-            if batched:
-                raise InputError("a certificate's centre is one raster [T, n], not a batch", "centre")
-            raster = arr[0]
+            raster = single_raster(model, centre, "a certificate's centre is one raster", path="centre")
     except VerisnnError:
         if result.verdict in ("error", "unknown"):  # no claim: e.g. a bad centre, an intensity region too large to list
             return None, None

@@ -40,7 +40,7 @@ def margin(model: Model, prop: Property, res: SimResult, reference: int | None) 
         others = np.delete(counts, reference, axis=1)
         best_other = others.max(axis=1) if others.shape[1] else np.zeros(len(counts), dtype=np.int64)
         return counts[:, reference] - best_other
-    if isinstance(c, SpikesAtMost) and any(layer.neuron.fires for layer in model.layers):
+    if isinstance(c, SpikesAtMost):
         return c.e - res.total_spikes
     if isinstance(c, SynopsAtMost):
         return c.s - res.synops

@@ -326,6 +326,16 @@ def check_raster(model: Model, raster: Any) -> tuple[np.ndarray, bool]:
     return arr.astype(np.int8), batched
 
 
+def single_raster(model: Model, raster: Any, what: str, *, error: type = InputError,
+                  path: str = "input") -> np.ndarray:
+    """:func:`check_raster` for one raster ``[T, n]``, returned as int8 ``[T, n]``; a
+    batch raises ``error("<what> [T, n], not a batch", path)``."""
+    arr, batched = check_raster(model, raster)
+    if batched:
+        raise error(f"{what} [T, n], not a batch", path)
+    return arr[0]
+
+
 @lru_cache(maxsize=16)
 def _plan(model: Model) -> tuple[NumpyOps, list[LayerParams]]:
     params, dtype = layer_params(model)

@@ -42,7 +42,7 @@ from .readout import decide
 from .bab import Search
 from .bounds import bounds_verify
 from .falsify import gradient_search, greedy_search, random_search
-from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate
+from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate, single_raster
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
 METHODS = ("auto", "enumerate", "bab", "bounds", "smt", "cpsat")
@@ -180,7 +180,9 @@ def _jitter_rasters(centre: np.ndarray, shift: int, spikes: int) -> Iterator[np.
                     yield out
 
 
-def _batches(centre: np.ndarray, region, batch: int) -> Iterator[np.ndarray]:
+def region_batches(centre: np.ndarray, region, batch: int) -> Iterator[np.ndarray]:
+    """Every raster of a flips, deletions, insertions, any or jitter ``region`` around
+    ``centre``, each once, in ``[<=batch, T, n]`` arrays (what enumeration checks)."""
     if isinstance(region, Jitter):
         buf = []
         for r in _jitter_rasters(centre, region.shift, region.spikes):
@@ -225,10 +227,7 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
         if isinstance(prop.region, Intensity):  # the centre is an analog input, not a raster
             check_against_model(prop, model)
             return _intensity(model, centre, prop, method, timeout, max_region, batch, t0)
-        arr, batched = check_raster(model, centre)
-        if batched:
-            raise VerisnnError("verify takes one centre raster [T, n], not a batch", "input")
-        centre = arr[0]
+        centre = single_raster(model, centre, "verify takes one centre raster", error=VerisnnError)
         check_against_model(prop, model)
     except VerisnnError as e:
         return Result("error", method, elapsed(), reason=str(e))
@@ -286,7 +285,7 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
     if size > max_region:
         return Result("unknown", method, elapsed(), reason=f"region has {size} rasters, more than the "
                       f"enumeration limit {max_region}", details=details)
-    witness, checked, timed_out = _scan(model, prop, _batches(centre, prop.region, batch), reference, deadline)
+    witness, checked, timed_out = _scan(model, prop, region_batches(centre, prop.region, batch), reference, deadline)
     if timed_out:
         return Result("unknown", method, elapsed(), reason=f"timeout after {deadline - t0} s "
                       f"({checked} of {size} rasters checked)", details=details)

@@ -54,8 +54,8 @@ from .model import Model
 from .model_format import model_hash
 from .properties import (AnyInput, Deletions, EnergyAtMost, Flips, Insertions, LatencyAtMost, PropertyError,
                          Region, changeable_positions, parse_property, region_contains, region_size)
-from .simulator import check_raster, simulate
-from .verify import _batches, raster_sha256
+from .simulator import check_raster, simulate, single_raster
+from .verify import region_batches, raster_sha256
 
 QUANTITIES = ("latency_us", "energy_uj", "synops", "spikes")
 METHODS = ("auto", "enumerate", "cpsat")
@@ -454,10 +454,7 @@ def worst_case(model: Model, centre: Any, region: Any, quantity: str,
         raise InputError(f"unknown quantity {quantity!r}; available: {', '.join(QUANTITIES)}", "quantity")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; available: {', '.join(METHODS)}", "method")
-    arr, batched = check_raster(model, centre)
-    if batched:
-        raise InputError("worst_case takes one centre raster [T, n], not a batch", "input")
-    centre = arr[0]
+    centre = single_raster(model, centre, "worst_case takes one centre raster")
     region = _region(region)
     if not isinstance(region, ENCODED_REGIONS):
         raise PropertyError(f"worst_case covers flips, deletions, insertions and any regions, not "
@@ -502,7 +499,7 @@ def worst_case(model: Model, centre: Any, region: Any, quantity: str,
                           f"enumeration limit {max_region}; the value is the centre's (a lower bound)",
                           method="enumerate")
         best, best_value, checked = centre, centre_value, 0
-        for rasters in _batches(centre, region, batch):
+        for rasters in region_batches(centre, region, batch):
             if deadline is not None and time.perf_counter() > deadline:
                 status = "feasible" if checked else "unknown"
                 return answer(status, best, best_value, None, f"{limit}{checked} of {size} rasters checked; the "
@@ -591,10 +588,7 @@ def evaluate_terms(model: Model, raster: Any, profile: str | Path | HardwareProf
     ``layer_synops`` / ``layer_active`` / ``layer_spikes`` [L], ``core_synops`` /
     ``core_active`` / ``core_busy_ps`` [C], ``synops``, ``spikes``, ``active``), for the
     cross-check against :func:`verisnn.hardware.cost` on the same input."""
-    arr, batched = check_raster(model, raster)
-    if batched:
-        raise InputError("evaluate_terms takes one raster [T, n], not a batch", "input")
-    raster = arr[0]
+    raster = single_raster(model, raster, "evaluate_terms takes one raster")
     c = np.zeros_like(raster) if centre is None else check_raster(model, centre)[0][0]
     hw = load_profile(profile)
     placement = place(model, hw, placement)
