@@ -66,7 +66,7 @@ CONFIG_SCHEMA = {
         "readout": {"type": "object"},
         "training": {"type": "object", "additionalProperties": False,
                      "properties": {k: {"type": "number"} for k in ("epochs", "batch_size", "lr", "weight_decay",
-                                                                    "logit_scale")}},
+                                                                    "logit_scale", "flip_noise")}},
         "quantization": {"type": "object", "additionalProperties": False,
                          "properties": {"scale": {"oneOf": [{"const": "auto"}, {"type": "number", "exclusiveMinimum": 0}]},
                                         "calibration_samples": {"type": "integer", "minimum": 1}}},

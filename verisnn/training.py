@@ -24,13 +24,23 @@ from .torch_sim import SpikingNetwork
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of :func:`train`. ``loss`` is cross-entropy on the readout's
-    logits (:func:`logits`) scaled by ``logit_scale``."""
+    logits (:func:`logits`) scaled by ``logit_scale``.
+
+    ``flip_noise`` (in ``[0, 0.5)``) is the probability with which each bit of a
+    training raster is flipped, drawn afresh for every batch from the seeded
+    generator. Verification asks whether a decision survives a few flipped bits
+    (``flips: k`` regions, rules certified within one flip of their data); training
+    on such flips makes the network locally stable there, so far more of those
+    properties hold. 0 (the default) trains on the rasters as given, exactly as
+    before this field existed.
+    """
 
     epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.0
     logit_scale: float = 1.0
+    flip_noise: float = 0.0
     seed: int = 0
 
     def __post_init__(self):
@@ -44,6 +54,10 @@ class TrainConfig:
                 raise VerisnnError(f"must be a positive number, got {v!r}", f"training.{key}")
         if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
             raise VerisnnError(f"must be a number >= 0, got {self.weight_decay!r}", "training.weight_decay")
+        v = self.flip_noise
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < 0.5:
+            # at 0.5 a flipped raster carries no information about the clean one
+            raise VerisnnError(f"must be a probability in [0, 0.5), got {v!r}", "training.flip_noise")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,12 +91,25 @@ def predict_float(net: SpikingNetwork, x: np.ndarray, batch_size: int = 512) -> 
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
+def flip_bits(batch: torch.Tensor, p: float, gen: np.random.Generator) -> torch.Tensor:
+    """``batch`` (0/1 spikes) with each bit flipped with probability ``p``, the flips
+    drawn from ``gen``; at ``p == 0`` the batch itself, and ``gen`` is not used (so
+    noise-free training consumes exactly the draws it always did)."""
+    if p == 0:
+        return batch
+    flip = torch.as_tensor(gen.random(tuple(batch.shape)) < p, dtype=batch.dtype)
+    return batch + flip * (1 - 2 * batch)  # 0 -> 1 and 1 -> 0 where flip is 1
+
+
 def train(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig(),
           progress: bool = True) -> list[dict]:
     """Train ``net`` in place on spike rasters ``x`` ``[N, T, n]`` and labels ``y``
-    with Adam and BPTT; returns the per-epoch history (loss, train accuracy)."""
+    with Adam and BPTT; returns the per-epoch history (loss, train accuracy; with
+    ``flip_noise``, the accuracy on the noisy batches)."""
     if len(x) != len(y) or len(x) == 0:
         raise VerisnnError(f"{len(x)} inputs and {len(y)} labels", "training data")
+    if config.flip_noise > 0 and not np.isin(np.asarray(x), (0, 1)).all():
+        raise VerisnnError("flipping bits needs 0/1 spike rasters", "training.flip_noise")
     torch.manual_seed(config.seed)
     gen = np.random.default_rng(config.seed)
     xt = torch.tensor(np.asarray(x), dtype=torch.float32)
@@ -98,7 +125,8 @@ def train(net: SpikingNetwork, x: np.ndarray, y: np.ndarray, config: TrainConfig
         total, correct = 0.0, 0
         for k in range(0, len(order), config.batch_size):
             idx = order[k:k + config.batch_size]
-            z = logits(net.readout, net(xt[idx], exact=False)[-1]) * config.logit_scale
+            batch = flip_bits(xt[idx], config.flip_noise, gen)
+            z = logits(net.readout, net(batch, exact=False)[-1]) * config.logit_scale
             loss = torch.nn.functional.cross_entropy(z, yt[idx])
             opt.zero_grad()
             loss.backward()
