@@ -165,6 +165,11 @@ BAD_CONFIGS = [
     (lambda d: d.update(extractions=[{"kind": "automaton", "alphabet": "none.json"}]), "extractions[0].alphabet",
      "no such file"),
     (lambda d: d.update(extractions=[{"kind": "tree"}, {"kind": "tree"}]), "extractions[1]", "same task"),
+    (lambda d: d.update(extractions=[{"kind": "tree", "select": {"first": 99}}]), "extractions[0].select.first",
+     f"first 99 of {N_INPUTS} inputs"),
+    (lambda d: d.update(extractions=[{"kind": "tree", "select": {"indices": [1, 8]}}]),
+     "extractions[0].select.indices[1]", "index 8 out of range"),
+    (lambda d: d.update(extractions=[{"kind": "tree", "select": "some"}]), "extractions[0].select", "'all' was expected"),
     (lambda d: d.update(certificates="yes"), "certificates", "not of type"),
     (lambda d: d.update(profile=""), "profile", "non-empty"),
     (lambda d: d.update(profile="loihi9"), "profile", "unknown profile 'loihi9'"),
@@ -340,6 +345,16 @@ def test_certificates_and_extractions_through_the_task_runner(folder, tmp_path):
             assert r["verdict"] == "done" and r["certificate"] is None
     tree, automaton = [r for r in rows if r["kind"] == "extract"]
     assert tree["result"] == {"kind": "tree", "inputs": 2, "alphabet": None}
+    # an extraction may learn from its own selection of the inputs; it is another task (another key)
+    for select, n in (("all", N_INPUTS), ({"first": 5}, 5), ({"indices": [0, 3]}, 2)):
+        doc["extractions"][0] = {"kind": "tree", "max_depth": 3, "select": select}
+        planned = [q for q in plan_queries(load_config(write_config(folder / "select.yaml", doc))) if q.kind == "extract"]
+        assert len(planned[0].indices) == n and planned[0].key != tree["key"]
+        assert planned[1].key == automaton["key"]  # the automaton's own task is untouched
+    summary = run_campaign(folder / "select.yaml", tmp_path / "out2", workers=1, progress=False,
+                           task_runner=certifying_runner)
+    rows = [r for r in campaign_results(tmp_path / "out2", folder / "select.yaml") if r["kind"] == "extract"]
+    assert rows[0]["result"]["inputs"] == 2 and rows[0]["extraction"]["select"] == {"indices": [0, 3]}
     assert automaton["result"]["alphabet"] == "alphabet.json" and automaton["extraction"]["kind"] == "automaton"
 
 

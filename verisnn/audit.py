@@ -88,7 +88,7 @@ def _extraction_dir(query: Query, out_dir: Path) -> Path:
 
 
 def _options(item: dict, allowed: tuple[str, ...], kind: str) -> dict:
-    unknown = sorted(set(item) - set(allowed) - {"kind", "name", "alphabet", "certify"})
+    unknown = sorted(set(item) - set(allowed) - {"kind", "name", "alphabet", "certify", "select"})
     if unknown:
         raise InputError(f"unknown {kind} extraction option(s) {', '.join(unknown)}; allowed: "
                          f"{', '.join(allowed)}", "extractions")
@@ -108,8 +108,8 @@ def _extract_tree(query: Query, out_dir: Path) -> dict:
     x, y = _inputs(query)
     if options.get("refine"):
         options["refine_region"] = region  # the rules are narrowed where they are certified
-    run = run_tree_extraction(model, x, y, profile=query.profile or "loihi", data_name="the audited inputs",
-                              **options)
+    data_name = "the selected inputs" if "select" in query.extraction else "the audited inputs"
+    run = run_tree_extraction(model, x, y, profile=query.profile or "loihi", data_name=data_name, **options)
     results = certify_rules(model, run["ruleset"], x, region)
     document = annotate_rules(run["ruleset"], results)
     share = certified_share(results)

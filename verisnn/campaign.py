@@ -16,7 +16,7 @@ A campaign config is a YAML (or JSON) file; paths in it are relative to the file
       - {name: decided6, property: {region: {flips: 1}, condition: {decided_by: 6}}, timeout: 30}
     verify: {method: auto, timeout: 10}
     extractions:
-      - {kind: tree, max_depth: 4}
+      - {kind: tree, max_depth: 4, select: all}   # select: the inputs it learns from (default: inputs.select)
       - {kind: automaton, alphabet: alphabet.json}
     certificates: false
     profile: loihi
@@ -106,6 +106,10 @@ def _unbounded_methods() -> tuple[str, ...]:
 
 _TIMEOUT = {"type": ["number", "null"], "exclusiveMinimum": 0}
 _PATH = {"type": "string", "minLength": 1}
+_SELECT = {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+           "properties": {"first": {"type": "integer", "minimum": 1},
+                          "indices": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                      "items": {"type": "integer", "minimum": 0}}}}
 
 
 @lru_cache(maxsize=1)
@@ -126,14 +130,7 @@ def schema() -> dict:
                 "type": "object", "additionalProperties": False,
                 "properties": {
                     "file": _PATH, "labels": _PATH, "analog": _PATH,
-                    "select": {
-                        "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-                        "properties": {
-                            "first": {"type": "integer", "minimum": 1},
-                            "indices": {"type": "array", "minItems": 1, "uniqueItems": True,
-                                        "items": {"type": "integer", "minimum": 0}},
-                        },
-                    },
+                    "select": _SELECT,
                 },
             },
             "properties": {
@@ -152,6 +149,9 @@ def schema() -> dict:
                 "items": {"type": "object", "required": ["kind"],
                           "properties": {"kind": {"enum": list(EXTRACTION_KINDS)},
                                          "name": {"type": "string", "minLength": 1},
+                                         # the inputs the extraction learns from: all, or a selection
+                                         # of inputs.file (default: the campaign's own selection)
+                                         "select": {"oneOf": [{"const": "all"}, _SELECT]},
                                          **{k: _PATH for k in EXTRACTION_PATH_KEYS}}},
             },
             "certificates": {"type": "boolean"},
@@ -267,6 +267,21 @@ def case_study_model(name: str) -> Path:
     study = name.split("/")[0]
     raise InputError(f"the {name} model is not built (looked for {', '.join(looked)}); build it with "
                      f"case_studies/{study} or set {ARTIFACTS_ENV}", "case_study")
+
+
+def select_indices(select: str | dict, count: int, key: str) -> tuple[int, ...]:
+    """The rows of ``count`` inputs that ``select`` names: ``"all"``, ``{"first": k}`` or
+    ``{"indices": [...]}`` (validated by the schema; ranges checked here, naming ``key``)."""
+    if select == "all":
+        return tuple(range(count))
+    if "first" in select:
+        if select["first"] > count:
+            raise InputError(f"first {select['first']} of {count} inputs", f"{key}.first")
+        return tuple(range(select["first"]))
+    for j, ix in enumerate(select["indices"]):
+        if ix >= count:
+            raise InputError(f"index {ix} out of range: the inputs hold {count}", f"{key}.indices[{j}]")
+    return tuple(select["indices"])
 
 
 def _load_array(path: Path, key: str) -> np.ndarray:
@@ -410,27 +425,18 @@ def load_config(source: str | Path | dict) -> CampaignConfig:
             raise InputError("labels without inputs: give inputs.file", "inputs.labels")
         if len(labels) != count:
             raise InputError(f"{len(labels)} labels for {count} inputs", "inputs.labels")
-    select = inputs_doc.get("select")
-    if select is not None and count is None:
+    indices = () if count is None else select_indices(inputs_doc.get("select", "all"), count, "inputs.select")
+    if count is None and "select" in inputs_doc:
         raise InputError("select without inputs: give inputs.file", "inputs.select")
-    if count is None:
-        indices: tuple[int, ...] = ()
-    elif select is None:
-        indices = tuple(range(count))
-    elif "first" in select:
-        if select["first"] > count:
-            raise InputError(f"first {select['first']} of {count} inputs", "inputs.select.first")
-        indices = tuple(range(select["first"]))
-    else:
-        for j, ix in enumerate(select["indices"]):
-            if ix >= count:
-                raise InputError(f"index {ix} out of range: the inputs hold {count}", f"inputs.select.indices[{j}]")
-        indices = tuple(select["indices"])
 
     # -- extractions
     extractions = []
     for i, item in enumerate(doc.get("extractions", [])):
         spec = dict(item)
+        if "select" in spec:
+            if count is None:
+                raise InputError("select without inputs: give inputs.file", f"extractions[{i}].select")
+            select_indices(spec["select"], count, f"extractions[{i}].select")
         for k in EXTRACTION_PATH_KEYS:
             if k in spec:
                 spec[k] = str(_existing(base, spec[k], f"extractions[{i}].{k}"))
@@ -543,24 +549,25 @@ def plan_queries(config: CampaignConfig) -> list[Query]:
             queries.append(Query(key=query_key({**ident, "input": {"index": i, "sha256": h}}), kind="verify",
                                  method=cp.method, timeout=cp.timeout, property_name=cp.name, property=doc, index=i,
                                  label=label, input_sha256=h, centre=centre, **common))
-    if config.extractions:
+    for spec in config.extractions:
+        indices = config.indices if "select" not in spec else \
+            select_indices(spec["select"], len(config.inputs), "select")
         selected = hashlib.sha256()
-        for i in config.indices:
+        for i in indices:
             for arr in (config.inputs, config.analog, config.labels):
                 if arr is not None:
                     selected.update(np.ascontiguousarray(arr[i]).tobytes())
-        for spec in config.extractions:
-            files = {k: _file_sha256(spec[k]) for k in EXTRACTION_PATH_KEYS if k in spec}
-            params = {k: v for k, v in spec.items() if k not in EXTRACTION_PATH_KEYS}
-            ident = {"kind": "extract", "model": config.model_sha256, "extraction": params, "files": files,
-                     "inputs": {"indices": list(config.indices), "sha256": selected.hexdigest()},
-                     "certificates": config.certificates}
-            queries.append(Query(
-                key=query_key(ident), kind="extract", method=spec["kind"], extraction=spec,
-                inputs_path=None if config.inputs_path is None else str(config.inputs_path),
-                analog_path=None if config.analog_path is None else str(config.analog_path),
-                labels_path=None if config.labels_path is None else str(config.labels_path),
-                indices=config.indices, **common))
+        files = {k: _file_sha256(spec[k]) for k in EXTRACTION_PATH_KEYS if k in spec}
+        params = {k: v for k, v in spec.items() if k not in EXTRACTION_PATH_KEYS}
+        ident = {"kind": "extract", "model": config.model_sha256, "extraction": params, "files": files,
+                 "inputs": {"indices": list(indices), "sha256": selected.hexdigest()},
+                 "certificates": config.certificates}
+        queries.append(Query(
+            key=query_key(ident), kind="extract", method=spec["kind"], extraction=spec,
+            inputs_path=None if config.inputs_path is None else str(config.inputs_path),
+            analog_path=None if config.analog_path is None else str(config.analog_path),
+            labels_path=None if config.labels_path is None else str(config.labels_path),
+            indices=indices, **common))
     return queries
 
 
