@@ -152,6 +152,9 @@ def render_report(bundle: dict, out_dir: str | Path, model=None) -> dict[str, Pa
     return paths
 
 
+IMAGE_WAIT_S = 30  # how long open_in_browser waits for the images to finish loading
+
+
 def open_in_browser(html: str | Path) -> dict:
     """Open a report in headless Chromium (Debian's ``chromium`` and ``chromium-driver``,
     driven by selenium, a test dependency): ``{"images": count, "broken": [alt of each
@@ -159,7 +162,9 @@ def open_in_browser(html: str | Path) -> dict:
     import shutil
 
     from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
 
     chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver_path):
@@ -173,6 +178,13 @@ def open_in_browser(html: str | Path) -> dict:
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:
         driver.get(Path(html).resolve().as_uri())
+        # large inline images may still be decoding when the load event has fired: wait until
+        # every image is complete (loaded or broken), then look
+        try:
+            WebDriverWait(driver, IMAGE_WAIT_S).until(
+                lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete);"))
+        except TimeoutException:
+            pass  # what is still incomplete is reported as not loaded
         images = driver.execute_script(
             "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
         errors = [e["message"] for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
