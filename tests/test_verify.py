@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,10 +87,14 @@ def test_methods_agree_with_brute_force(data):
     bad = [r for r in members if _violates(model, cond, r, reference)]
     methods = ["enumerate", "auto", "bounds"]
     if not isinstance(region, Jitter):
-        methods += ["smt", "auto-via-cpsat", "bab", "cpsat"]
+        methods += ["smt", "auto-via-cpsat", "bab", "cpsat", "auto-via-bab", "auto-priced"]
     method = data.draw(st.sampled_from(methods))
     if method == "auto-via-cpsat":  # a region "too large to enumerate": auto's solver stage decides
         result = verify(model, centre, prop, method="auto", max_region=0, bab_max_region=0)
+    elif method == "auto-via-bab":  # too large to enumerate, not for the tree: auto's tree decides
+        result = verify(model, centre, prop, method="auto", max_region=0)
+    elif method == "auto-priced":  # more than one batch: auto prices the enumeration first
+        result = verify(model, centre, prop, method="auto", batch=2)
     else:
         result = verify(model, centre, prop, method=method)
     if method == "bounds":  # bounds only prove: verified only where nothing is bad, else unknown
@@ -109,6 +114,45 @@ def test_methods_agree_with_brute_force(data):
     if result.verdict == "falsified":
         assert _in_region(region, centre, result.witness) or (isinstance(cond, Robust) and reference is None)
         assert _violates(model, cond, result.witness, reference)
+
+
+@pytest.mark.parametrize("per_raster, stage", [(1.0, "bab"), (1e-12, "enumerate")])
+def test_auto_gives_the_tree_as_long_as_enumerating_would_take(monkeypatch, per_raster, stage):
+    """Past one batch, auto prices the enumeration on two small batches; an expensive one
+    goes to the step-by-step tree with that much time (here: plenty), then to enumeration
+    when the tree has not finished (here: no time at all). Every answer is brute force's."""
+    import verisnn.verify as engine
+
+    model = _tiny_model()
+    centre = np.array([[1, 0], [1, 0], [1, 1], [1, 0]], dtype=np.int8)  # decided 0, by a margin
+    monkeypatch.setattr(engine, "ENUMERATE_AT_ONCE_S", 0.0)
+    monkeypatch.setattr(engine, "_price_enumeration", lambda *a: (None, per_raster))
+    space = [np.array(b, dtype=np.int8).reshape(4, 2) for b in itertools.product((0, 1), repeat=8)]
+    verdicts = set()
+    for region in (Flips(2), Deletions(2), Flips(1)):
+        prop = Property(region=region, condition=Robust())
+        reference = int(simulate(model, centre).prediction[0])
+        bad = [r for r in space if _in_region(region, centre, r) and _violates(model, Robust(), r, reference)]
+        result = verify(model, centre, prop, method="auto", batch=2)
+        assert result.details["stage"] == stage
+        assert result.verdict == ("falsified" if bad else "verified")
+        verdicts.add(result.verdict)
+    assert verdicts == {"verified", "falsified"}
+    small = verify(model, centre, Property(region=Flips(1), condition=Robust()), method="auto")
+    assert small.details["stage"] == "enumerate"  # one batch: enumerated at once, never priced
+
+
+def test_auto_enumerates_a_region_priced_cheap_at_once(monkeypatch):
+    import verisnn.verify as engine
+
+    def no_tree(*args, **kwargs):
+        raise AssertionError("a region priced cheap is enumerated without trying the tree")
+
+    monkeypatch.setattr(engine, "_bab", no_tree)
+    model = _tiny_model()
+    centre = np.array([[1, 0], [1, 0], [1, 1], [1, 0]], dtype=np.int8)
+    result = verify(model, centre, Property(region=Deletions(2), condition=Robust()), method="auto", batch=2)
+    assert result.details["stage"] == "enumerate" and result.verdict == "verified"  # 16 rasters in 8 batches
 
 
 def _tiny_model() -> Model:

@@ -16,14 +16,17 @@ only prove), ``smt`` (the unrolled network in linear integer arithmetic or bit-v
 or z3's own API, :mod:`verisnn.encodings.smt`),
 ``cpsat`` (the unrolled network as a CP-SAT model constrained by the bounds,
 :mod:`verisnn.encodings.cpsat`) and ``auto``: the centre; falsification (greedy, random
-and surrogate-gradient search) for large regions; the bounds; the ``bab`` tree (or
-enumeration for jitter regions); CP-SAT with the time that is left.
+and surrogate-gradient search) for large regions; the bounds; enumeration when the
+region is one batch or two small batches price it under ``ENUMERATE_AT_ONCE_S``, else the
+``bab`` tree with as much time as enumerating would take, then enumeration (jitter regions:
+enumeration); CP-SAT with the time that is left.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -50,6 +53,8 @@ DEFAULT_MAX_REGION = 5_000_000
 DEFAULT_BATCH = 2048
 SEARCH_FIRST_ABOVE = 200_000  # regions with more rasters get falsification search before anything exhaustive
 BAB_MAX_REGION = 10**9  # regions with more rasters than this go past the step-by-step tree (it cannot finish)
+ENUMERATE_AT_ONCE_S = 0.25  # auto enumerates a region it can enumerate in this long without trying the tree
+PRICING_BATCH = 128  # rasters per batch when auto prices an enumeration
 SMT_MAX_TERMS = 500_000  # synapses x steps beyond which auto does not try a solver encoding (it cannot finish)
 
 
@@ -301,6 +306,22 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
 
 
+def _price_enumeration(model, prop, centre, reference) -> tuple[np.ndarray | None, float]:
+    """Check the region's first two small batches of rasters: a violating raster (or None),
+    and the seconds per raster that the second batch took (the first pays one-time set-up),
+    which prices enumerating the whole region."""
+    per_raster = math.inf
+    batches = itertools.islice(region_batches(centre, prop.region, PRICING_BATCH), 2)
+    for k, rasters in enumerate(batches):
+        t = time.perf_counter()
+        bad = violations(model, prop, rasters, reference)
+        if bad.any():
+            return rasters[int(np.argmax(bad))], per_raster
+        if k == 1:
+            per_raster = (time.perf_counter() - t) / len(rasters)
+    return None, per_raster
+
+
 def _bab(model, centre, prop, reference, size, deadline, t0, details, method: str = "bab") -> Result:
     """Branch and bound over the region's input bits, step by step (:mod:`verisnn.bab`)."""
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
@@ -326,9 +347,10 @@ def _bab(model, centre, prop, reference, size, deadline, t0, details, method: st
 
 
 def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, bab_max_region) -> Result:
-    """Cheapest first: the centre, then falsification (greedy beam, random sampling),
-    then interval bounds, then exhaustive enumeration when the region is small enough,
-    else the SMT encoding with the time that is left."""
+    """Cheapest first: the centre, then falsification (greedy beam, random sampling,
+    surrogate gradients) on large regions, then interval bounds, then an exhaustive walk —
+    enumeration or the step-by-step tree, whichever two small batches of the region
+    predict cheaper — else CP-SAT with the time that is left."""
     violates = lambda r, res=None: violations(model, prop, r, reference, res)  # noqa: E731
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if violates(centre[None])[0]:
@@ -350,11 +372,34 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
         proved.details["stage"] = "bounds"
         return proved
     if isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)) and size <= bab_max_region:
-        # the step-by-step tree: at least as fast as enumerating, and it prunes settled prefixes
-        result = _bab(model, centre, prop, reference, size, deadline, t0, details, "auto")
-        result.details["stage"] = "bab"
-        if result.verdict != "unknown" or size <= max_region:
+        # The step-by-step tree prunes settled prefixes, but pays a step's overhead per node:
+        # on long, narrow networks it is many times slower than enumerating. A region of one
+        # batch is enumerated at once; otherwise two small batches (checked, not only timed)
+        # price the enumeration: a cheap one runs at once, else the tree gets as much time as
+        # enumerating would take before the enumeration does.
+        enumerable = size <= max_region
+        witness, predicted = None, None
+        if enumerable and size > batch:  # (one batch is enumerated at once: no walk is cheaper)
+            witness, per_raster = _price_enumeration(model, prop, centre, reference)
+            predicted = per_raster * size
+            if witness is not None:
+                return report_witness(model, prop, centre, witness, reference, "auto", elapsed(),
+                                      {**details, "stage": "enumerate"})
+        if enumerable and (size <= batch or predicted <= ENUMERATE_AT_ONCE_S):
+            result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
+                                "auto")
+            result.details["stage"] = "enumerate"
             return result
+        budgeted = enumerable and math.isfinite(predicted)
+        tree_deadline = deadline if not budgeted else \
+            min(deadline if deadline is not None else math.inf, time.perf_counter() + predicted)
+        result = _bab(model, centre, prop, reference, size, tree_deadline, t0, details, "auto")
+        result.details["stage"] = "bab"
+        if result.verdict != "unknown" or not budgeted or tree_deadline == deadline:
+            return result
+        result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
+        result.details["stage"] = "enumerate"  # after the tree, given as long as enumerating, did not finish
+        return result
     elif size <= max_region:
         result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
                             "auto")
