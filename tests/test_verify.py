@@ -117,7 +117,7 @@ def test_methods_agree_with_brute_force(data):
 
 
 @pytest.mark.parametrize("per_raster, stage", [(1.0, "bab"), (1e-12, "enumerate")])
-def test_auto_gives_the_tree_as_long_as_enumerating_would_take(monkeypatch, per_raster, stage):
+def test_auto_gives_the_tree_part_of_the_enumeration_time(monkeypatch, per_raster, stage):
     """Past one batch, auto prices the enumeration on two small batches; an expensive one
     goes to the step-by-step tree with that much time (here: plenty), then to enumeration
     when the tree has not finished (here: no time at all). Every answer is brute force's."""

@@ -18,7 +18,7 @@ or z3's own API, :mod:`verisnn.encodings.smt`),
 :mod:`verisnn.encodings.cpsat`) and ``auto``: the centre; falsification (greedy, random
 and surrogate-gradient search) for large regions; the bounds; enumeration when the
 region is one batch or two small batches price it under ``ENUMERATE_AT_ONCE_S``, else the
-``bab`` tree with as much time as enumerating would take, then enumeration (jitter regions:
+``bab`` tree with half as long as enumerating would take, then enumeration (jitter regions:
 enumeration); CP-SAT with the time that is left.
 """
 
@@ -54,7 +54,8 @@ DEFAULT_BATCH = 2048
 SEARCH_FIRST_ABOVE = 200_000  # regions with more rasters get falsification search before anything exhaustive
 BAB_MAX_REGION = 10**9  # regions with more rasters than this go past the step-by-step tree (it cannot finish)
 ENUMERATE_AT_ONCE_S = 0.25  # auto enumerates a region it can enumerate in this long without trying the tree
-PRICING_BATCH = 128  # rasters per batch when auto prices an enumeration
+PRICING_BATCH = 512  # rasters per batch when auto prices an enumeration (smaller ones overprice it)
+TREE_SHARE = 0.5  # of an enumeration's price, the time auto gives the step-by-step tree first
 SMT_MAX_TERMS = 500_000  # synapses x steps beyond which auto does not try a solver encoding (it cannot finish)
 
 
@@ -375,8 +376,8 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
         # The step-by-step tree prunes settled prefixes, but pays a step's overhead per node:
         # on long, narrow networks it is many times slower than enumerating. A region of one
         # batch is enumerated at once; otherwise two small batches (checked, not only timed)
-        # price the enumeration: a cheap one runs at once, else the tree gets as much time as
-        # enumerating would take before the enumeration does.
+        # price the enumeration: a cheap one runs at once, else the tree gets half as long as
+        # enumerating would take (where it wins, it wins by more) before the enumeration does.
         enumerable = size <= max_region
         witness, predicted = None, None
         if enumerable and size > batch:  # (one batch is enumerated at once: no walk is cheaper)
@@ -392,13 +393,13 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
             return result
         budgeted = enumerable and math.isfinite(predicted)
         tree_deadline = deadline if not budgeted else \
-            min(deadline if deadline is not None else math.inf, time.perf_counter() + predicted)
+            min(deadline if deadline is not None else math.inf, time.perf_counter() + TREE_SHARE * predicted)
         result = _bab(model, centre, prop, reference, size, tree_deadline, t0, details, "auto")
         result.details["stage"] = "bab"
         if result.verdict != "unknown" or not budgeted or tree_deadline == deadline:
             return result
         result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
-        result.details["stage"] = "enumerate"  # after the tree, given as long as enumerating, did not finish
+        result.details["stage"] = "enumerate"  # after the tree, given half an enumeration's time, did not finish
         return result
     elif size <= max_region:
         result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
