@@ -155,6 +155,19 @@ def test_auto_enumerates_a_region_priced_cheap_at_once(monkeypatch):
     assert result.details["stage"] == "enumerate" and result.verdict == "verified"  # 16 rasters in 8 batches
 
 
+def test_auto_turns_to_the_solver_when_the_tree_cannot_finish_a_region_too_large_to_enumerate(monkeypatch):
+    import verisnn.verify as engine
+
+    def tree_out_of_time(model, centre, prop, reference, size, deadline, t0, details, method="bab"):
+        return engine.Result("unknown", method, 0.0, reason="timeout", details=dict(details))
+
+    monkeypatch.setattr(engine, "_bab", tree_out_of_time)
+    model = _tiny_model()
+    centre = np.array([[1, 0], [1, 0], [1, 1], [1, 0]], dtype=np.int8)
+    result = verify(model, centre, Property(region=Flips(1), condition=Robust()), method="auto", max_region=0)
+    assert result.details["stage"] == "cpsat" and result.verdict == "verified"
+
+
 def _tiny_model() -> Model:
     # two inputs, two outputs, IF neurons with threshold 2: out0 counts input 0, out1 input 1
     neuron = Neuron(2, "if", threshold=2)

@@ -396,11 +396,14 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
             min(deadline if deadline is not None else math.inf, time.perf_counter() + TREE_SHARE * predicted)
         result = _bab(model, centre, prop, reference, size, tree_deadline, t0, details, "auto")
         result.details["stage"] = "bab"
-        if result.verdict != "unknown" or not budgeted or tree_deadline == deadline:
+        if result.verdict != "unknown" or (enumerable and (not budgeted or tree_deadline == deadline)):
             return result
-        result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
-        result.details["stage"] = "enumerate"  # after the tree, given half an enumeration's time, did not finish
-        return result
+        if enumerable:  # the tree, given half an enumeration's time, did not finish
+            result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
+                                "auto")
+            result.details["stage"] = "enumerate"
+            return result
+        # too large to enumerate and the tree ran out of time: the solver, with what is left
     elif size <= max_region:
         result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
                             "auto")
