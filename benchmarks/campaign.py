@@ -117,11 +117,11 @@ def _bare_share(doc: dict, share: int, shares: int) -> float:
     import numpy as np
 
     from verisnn import load_model
+    from verisnn.campaign import _worker_init
     from verisnn.properties import parse_property
     from verisnn.verify import verify
 
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+    _worker_init(True)  # one thread per library, as in a campaign's worker
     model = load_model(doc["model"])
     x = np.load(doc["inputs"]["file"])[: doc["inputs"]["select"]["first"]]
     work = [(p, c) for p in doc["properties"] for c in x]

@@ -379,7 +379,7 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
         # price the enumeration: a cheap one runs at once, else the tree gets half as long as
         # enumerating would take (where it wins, it wins by more) before the enumeration does.
         enumerable = size <= max_region
-        witness, predicted = None, None
+        predicted = None
         if enumerable and size > batch:  # (one batch is enumerated at once: no walk is cheaper)
             witness, per_raster = _price_enumeration(model, prop, centre, reference)
             predicted = per_raster * size
