@@ -15,7 +15,7 @@ from verisnn import cli
 from verisnn.campaign import campaign_results
 from verisnn.checker import check_certificate
 from verisnn.model import Dense, InputSpec, Model, Neuron, Readout
-from verisnn.model_format import save_model
+from verisnn.model_format import model_hash, save_model
 from verisnn.properties import parse_property
 from verisnn.verify import verify
 
@@ -100,6 +100,40 @@ def test_rerun_runs_nothing_again_and_tampering_is_caught(audit, capsys):
     doc["verdict"] = "falsified"
     (folder / "tampered.json").write_text(json.dumps(doc))
     assert not check_certificate(folder / "tampered.json").valid
+
+
+def test_certificates_may_name_the_bundle_s_model_by_file(audit, tmp_path, capsys):
+    """``certificates: {model: file}``: one copy of the model in ``DIR/models``, every
+    certificate naming it by a path relative to itself; the bundle checks valid wherever
+    it is moved, and an edit of that one file invalidates every certificate."""
+    folder, _ = audit
+    config = json.loads((folder / "audit.yaml").read_text())
+    config.update(name="by-file", inputs={"file": str(folder / "X.npy"), "select": {"first": 3}},
+                  model=str(folder / "m.snn.json"), properties=[{"name": "robust1", "property": PROPERTIES["robust1"]}],
+                  extractions=[], certificates={"model": "file"},
+                  report={"explain_inputs": 0, "faithfulness_inputs": 0})
+    (tmp_path / "by-file.yaml").write_text(json.dumps(config))
+    out = tmp_path / "bundle"
+    assert cli.main(["audit", str(tmp_path / "by-file.yaml"), "--out", str(out), "--workers", "1", "--no-progress",
+                     "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["certificates"]["written"] == summary["certificates"]["valid"] == 3
+    sha = model_hash(tiny_model())
+    assert [p.name for p in (out / "models").iterdir()] == [f"{sha}.snn.json"]
+    certs = sorted((out / "certificates").iterdir())
+    for c in certs:
+        model = json.loads(c.read_text())["model"]
+        assert model["document"] is None and model["path"] == f"../models/{sha}.snn.json"
+    moved = tmp_path / "handed-over"
+    out.rename(moved)
+    assert all(check_certificate(moved / "certificates" / c.name).valid for c in certs)
+    model_file = moved / "models" / f"{sha}.snn.json"
+    doc = json.loads(model_file.read_text())
+    doc["layers"][1]["weight"][0][0] += 1
+    model_file.write_text(json.dumps(doc))
+    assert cli.main(["check", str(moved / "certificates" / certs[0].name), "--json"]) == 0  # an answer: not valid
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["valid"] is False and any(c["name"] == "model" and not c["ok"] for c in answer["checks"])
 
 
 def test_bad_config_is_bad_input(tmp_path, capsys):

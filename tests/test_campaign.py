@@ -171,6 +171,8 @@ BAD_CONFIGS = [
      "extractions[0].select.indices[1]", "index 8 out of range"),
     (lambda d: d.update(extractions=[{"kind": "tree", "select": "some"}]), "extractions[0].select", "'all' was expected"),
     (lambda d: d.update(certificates="yes"), "certificates", "not of type"),
+    (lambda d: d.update(certificates={"model": "disk"}), "certificates.model", "is not one of"),
+    (lambda d: d.update(certificates={}), "certificates", "'model' is a required property"),
     (lambda d: d.update(profile=""), "profile", "non-empty"),
     (lambda d: d.update(profile="loihi9"), "profile", "unknown profile 'loihi9'"),
     (lambda d: d.update(profile="chips/mine.yaml"), "profile", "no such profile file"),
@@ -241,6 +243,13 @@ def test_keys_are_stable_and_name_what_the_answer_depends_on(folder):
         [q.key for q in queries]
     changed = plan_queries(load_config(write_config(folder / "c3.yaml", base_config(verify={"timeout": 7}))))
     assert not {q.key for q in changed} & {q.key for q in queries}
+    # certificates embedding the model are what `true` asks for; naming it by file is another answer
+    keys = {}
+    for name, value in (("true", True), ("embedded", {"model": "embedded"}), ("file", {"model": "file"})):
+        planned = plan_queries(load_config(write_config(folder / f"c-{name}.yaml", base_config(certificates=value))))
+        keys[name] = [q.key for q in planned]
+        assert {q.certificate_model for q in planned} == {value["model"] if isinstance(value, dict) else "embedded"}
+    assert keys["true"] == keys["embedded"] and not set(keys["file"]) & set(keys["true"])
 
 
 def test_campaign_answers_equal_direct_verify_calls(folder, tmp_path):

@@ -538,6 +538,67 @@ def test_a_check_remembers_nothing_that_hides_a_later_change(certs, tmp_path):
     assert "hashes to" in failed(check_certificate(doc))["model"]
 
 
+def by_file(tmp_path: Path, name: str = "enumerate") -> tuple[dict, Path, Path]:
+    """The case's certificate naming its model by file: ``tmp_path/bundle/certificates/C.json``
+    pointing to ``../models/<name>.snn.json``."""
+    make_model, centre, prop, kw = next((c[1], c[2], c[3], c[4]) for c in CASES if c[0] == name)
+    model, result = answer(make_model, centre, prop, kw)
+    model_file = tmp_path / "bundle" / "models" / f"{name}.snn.json"
+    model_file.parent.mkdir(parents=True)
+    save_model(model, model_file)
+    cert = make_certificate(model, prop, centre, result, model_path=f"../models/{name}.snn.json", embed_model=False)
+    path = tmp_path / "bundle" / "certificates" / "C.json"
+    path.parent.mkdir()
+    write_certificate(path, cert)
+    return cert, path, model_file
+
+
+def test_a_certificate_may_name_its_model_by_file(tmp_path, monkeypatch):
+    cert, path, model_file = by_file(tmp_path)
+    assert cert["model"]["document"] is None and cert["model"]["sha256"] == model_hash(small_model())
+    report = check_certificate(path)
+    assert report.valid, failed(report)
+    assert "recomputed from the model file" in report.checks[1].detail
+    # the path is the certificate's own: the bundle checks the same wherever it is, from any folder
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "bundle").rename(moved)
+    monkeypatch.chdir(moved / "models")
+    assert check_certificate(moved / "certificates" / "C.json").valid
+
+
+def test_a_certificate_by_file_needs_its_file_of_the_stated_hash(tmp_path):
+    cert, path, model_file = by_file(tmp_path)
+    assert check_certificate(path).valid  # remembered by the hash of the file's bytes: edits below still caught
+    doc = json.loads(model_file.read_text())
+    doc["layers"][0]["weight"][0][0] += 1
+    model_file.write_text(json.dumps(doc))
+    assert f"the model file {model_file.parent.parent / 'certificates' / '..' / 'models'}" in \
+        failed(check_certificate(path))["model"]
+    doc["layers"][0]["weight"][0][0] -= 1
+    doc["name"] = "other"
+    model_file.write_text(json.dumps(doc))
+    assert "hashes to" in failed(check_certificate(path))["model"]
+    model_file.write_text("{not json")
+    assert "is not a valid model" in failed(check_certificate(path))["model"]
+    model_file.unlink()
+    reasons = failed(check_certificate(path))
+    assert "which is not found" in reasons["model"] and "../models/enumerate.snn.json" in reasons["model"]
+    assert set(reasons) == {"model"}  # nothing else is checked against a model that is not there
+    no_path = copy.deepcopy(cert)
+    no_path["model"]["path"] = None  # neither the document nor a file: the schema refuses it
+    assert "schema" in failed(check_certificate(no_path))
+    with pytest.raises(InputError) as e:
+        validate_certificate(no_path)
+    assert e.value.path.startswith("model")
+
+
+def test_make_certificate_by_file_needs_the_path():
+    model, result = answer(small_model, CENTRE, Property(Flips(1), Robust()), {"method": "enumerate"})
+    with pytest.raises(VerisnnError) as e:
+        make_certificate(model, Property(Flips(1), Robust()), CENTRE, result, embed_model=False)
+    assert e.value.path == "model_path"
+
+
 def test_costs_are_recomputed(certs):
     cert = copy.deepcopy(certs["enumerate"][0])
     cert["costs"]["centre"]["energy_uj"] *= 0.5

@@ -52,6 +52,25 @@ def test_certificate_round_trip_and_tampering(capsys, files, tmp_path, prop, ver
     assert any(not c["ok"] for c in report["checks"])
 
 
+def test_a_certificate_may_name_the_model_file(capsys, files, tmp_path, monkeypatch):
+    """``--certificate-model file``: the certificate names MODEL by its path relative to
+    the certificate, wherever the command ran; without that file it is not valid."""
+    (tmp_path / "certs").mkdir()
+    monkeypatch.chdir(tmp_path / "certs")
+    code, answer = run(capsys, "verify", "../m.snn.json", "--input", files["input"], "--property", files["robust"],
+                       "--certificate", tmp_path / "certs" / "c.json", "--certificate-model", "file")
+    assert code == 0 and answer["verdict"] == "verified"
+    model = json.loads((tmp_path / "certs" / "c.json").read_text())["model"]
+    assert model["document"] is None and model["path"] == "../m.snn.json"
+    monkeypatch.chdir(tmp_path)
+    code, report = run(capsys, "check", "certs/c.json")
+    assert code == 0 and report["valid"] is True, report
+    files["model"].rename(tmp_path / "moved.snn.json")
+    code, report = run(capsys, "check", "certs/c.json")
+    assert code == 0 and report["valid"] is False
+    assert [c["name"] for c in report["checks"] if not c["ok"]] == ["model"]
+
+
 def test_unreadable_certificates_are_bad_input(capsys, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

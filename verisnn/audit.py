@@ -6,7 +6,8 @@ a certificate for every answer and runs the extractions, then the report
     -> {"queries", "verified", "falsified", "unknown", "errors", "report", ...}
 
 What lands in ``DIR``: ``campaign.sqlite`` (every answer, append-only), ``certificates/``
-(one per answer, when the config asks for them), ``extractions/<name>/`` (rules or
+(one per answer, when the config asks for them), ``models/`` (the model the certificates
+name, with ``certificates: {model: file}``), ``extractions/<name>/`` (rules or
 automaton files), ``report.html`` / ``report.md`` / ``figures/`` and ``summary.json``.
 A rerun resumes the campaign (nothing stored is run again) and redraws the report.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -24,9 +26,9 @@ import numpy as np
 
 from . import __version__
 from .campaign import (CampaignConfig, Query, cached_model, campaign_results, certificate_path, load_config,
-                       outcome_from_result, run_campaign, verify_query)
+                       outcome_from_result, run_campaign, verify_query, write_json_atomic)
 from .errors import InputError
-from .model_format import model_hash
+from .model_format import model_hash, model_to_dict
 
 CHECK_TIMEOUT = 120.0  # seconds for each certificate's re-check (a re-solve that runs out: not valid)
 TREE_OPTIONS = ("max_rules", "features", "windows", "split", "heldout", "n_eval", "n_samples", "flips",
@@ -62,8 +64,11 @@ def _verify_and_certify(query: Query, out_dir: Path) -> dict:
     model = cached_model(query.model_path, query.model_sha256)
     path = certificate_path(out_dir, query.key)
     path.parent.mkdir(parents=True, exist_ok=True)
+    embed = query.certificate_model == "embedded"
+    model_path = query.model_path if embed else \
+        os.path.relpath(bundle_model(out_dir, model, query.model_sha256), path.parent)  # the bundle can move
     write_certificate(path, make_certificate(model, parse_property(query.property), query.centre, result,
-                                             model_path=query.model_path, costs=query.profile))
+                                             model_path=model_path, costs=query.profile, embed_model=embed))
     t0 = time.perf_counter()
     report = check_certificate(path, timeout=CHECK_TIMEOUT)
     check_s = time.perf_counter() - t0
@@ -72,6 +77,16 @@ def _verify_and_certify(query: Query, out_dir: Path) -> dict:
         "valid": report.valid, "time_s": round(check_s, 6),
         "failures": [f"{c.name}: {c.detail}" for c in report.failures()]}
     return outcome
+
+
+def bundle_model(out_dir: str | Path, model, sha256: str) -> Path:
+    """The audit bundle's own copy of the model, ``DIR/models/<sha256>.snn.json``, that
+    certificates naming their model by file point to; written once (atomically, so
+    workers racing to write it leave one whole file)."""
+    path = Path(out_dir) / "models" / f"{sha256}.snn.json"
+    if not path.is_file():
+        write_json_atomic(path, model_to_dict(model))
+    return path
 
 
 def _inputs(query: Query) -> tuple[np.ndarray, np.ndarray | None]:

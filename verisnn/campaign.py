@@ -18,13 +18,14 @@ A campaign config is a YAML (or JSON) file; paths in it are relative to the file
     extractions:
       - {kind: tree, max_depth: 4, select: all}   # select: the inputs it learns from (default: inputs.select)
       - {kind: automaton, alphabet: alphabet.json}
-    certificates: false
+    certificates: false            # true, or {model: file}: certificates name the model file
     profile: loihi
 
 Each query has a stable ``key``: the SHA-256 of the model's hash, the property's
 canonical document, the input's index and raster hash, the method, the timeout and
-whether a certificate is asked for (:func:`query_key`). A rerun skips the keys the
-store already holds. The exact resume guarantee is in ``docs/audit.md``.
+whether a certificate is asked for, and how it holds the model (:func:`query_key`). A
+rerun skips the keys the store already holds. The exact resume guarantee is in
+``docs/audit.md``.
 
 Queries are answered by a *task runner*, ``runner(query, out_dir) -> outcome`` (see
 :data:`TaskRunner`); :func:`default_runner` calls :func:`verisnn.verify.verify`.
@@ -65,6 +66,7 @@ MAX_CONFIG_BYTES = 1 << 20
 EXTRACTION_KINDS = ("tree", "automaton")
 # Keys of an extraction item that name files (relative to the config): their contents are part of the key.
 EXTRACTION_PATH_KEYS = ("alphabet",)
+CERTIFICATE_MODELS = ("embedded", "file")  # where a certificate finds its model: in itself, or a file
 ARTIFACTS_ENV = "VERISNN_ARTIFACTS"
 # case_study -> the built model, relative to the artifacts folder
 CASE_STUDIES: dict[str, str] = {
@@ -154,7 +156,11 @@ def schema() -> dict:
                                          "select": {"oneOf": [{"const": "all"}, _SELECT]},
                                          **{k: _PATH for k in EXTRACTION_PATH_KEYS}}},
             },
-            "certificates": {"type": "boolean"},
+            # true: a certificate per answer, embedding the model; {model: file}: naming the
+            # bundle's copy of the model by path and hash instead (one copy for many certificates)
+            "certificates": {"oneOf": [{"type": "boolean"},
+                                       {"type": "object", "additionalProperties": False, "required": ["model"],
+                                        "properties": {"model": {"enum": list(CERTIFICATE_MODELS)}}}]},
             "profile": {"type": "string", "minLength": 1},
             # what the audit report draws (verisnn.audit); the campaign's queries ignore it
             "report": {"type": "object", "additionalProperties": False,
@@ -229,6 +235,7 @@ class CampaignConfig:
     extractions: tuple[dict, ...]  # each with file paths made absolute
     certificates: bool
     profile: str | None
+    certificate_model: str = "embedded"  # of CERTIFICATE_MODELS
 
 
 def _existing(base: Path, rel: str, key: str) -> Path:
@@ -463,7 +470,12 @@ def load_config(source: str | Path | dict) -> CampaignConfig:
         model=model, model_sha256=model_sha256, indices=indices, inputs=inputs, analog=analog, labels=labels,
         inputs_path=inputs_path, analog_path=analog_path, labels_path=labels_path, properties=tuple(props),
         extractions=tuple(extractions), certificates=bool(doc.get("certificates", False)),
-        profile=profile)
+        profile=profile, certificate_model=_certificate_model(doc.get("certificates", False)))
+
+
+def _certificate_model(certificates: bool | dict) -> str:
+    return certificates["model"] if isinstance(certificates, dict) else "embedded"
+
 
 
 # ============================================================================ queries
@@ -483,6 +495,7 @@ class Query:
     timeout: float | None = None
     certificates: bool = False
     profile: str | None = None
+    certificate_model: str = "embedded"  # of CERTIFICATE_MODELS
     # verify queries
     property_name: str | None = None
     property: dict | None = None  # canonical document (parse it with verisnn.properties.parse_property)
@@ -531,12 +544,15 @@ def plan_queries(config: CampaignConfig) -> list[Query]:
     from .properties import Intensity
 
     common = {"model_path": str(config.model_path), "model_sha256": config.model_sha256,
-              "certificates": config.certificates, "profile": config.profile}
+              "certificates": config.certificates, "profile": config.profile,
+              "certificate_model": config.certificate_model}
     queries = []
     for cp in config.properties:
         doc = cp.document()
         ident = {"kind": "verify", "model": config.model_sha256, "property": doc, "method": cp.method,
                  "timeout": cp.timeout, "certificates": config.certificates}
+        if config.certificates and config.certificate_model != "embedded":  # (the keys of embedding ones unchanged)
+            ident["certificate_model"] = config.certificate_model
         if cp.property.horizon == "unbounded":
             queries.append(Query(key=query_key({**ident, "input": None}), kind="verify", method=cp.method,
                                  timeout=cp.timeout, property_name=cp.name, property=doc, **common))

@@ -3,7 +3,8 @@
 A certificate (format ``verisnn-certificate/1``, ``docs/certificate.md``, JSON Schema
 ``schemas/certificate.schema.json``) holds everything :mod:`verisnn.checker` needs to
 re-validate an answer without trusting the code path that produced it: the model (its
-SHA-256 *and* its whole normal-form document, so no other file is needed), the semantics
+SHA-256 *and* its whole normal-form document, so no other file is needed — or, for the
+many certificates of one audit, its SHA-256 and the file that holds it), the semantics
 version, the property document, the centre raster with its hash, the verdict and method,
 and the evidence of the method — the SMT-LIB obligation with its hash, solver and answer;
 the enumeration, bound-propagation, branch-and-bound, CP-SAT or induction record; or the
@@ -205,17 +206,23 @@ def _costs(model: Model, profile: Any, centre_raster: np.ndarray | None, result:
 
 
 def make_certificate(model: Model, prop: Property, centre: Any, result: Result, *,
-                     model_path: str | Path | None = None, costs: Any = None) -> dict:
+                     model_path: str | Path | None = None, costs: Any = None, embed_model: bool = True) -> dict:
     """The certificate of ``result``, the answer of ``verify(model, centre, prop, ...)``.
 
     ``centre``: the ``[T, n]`` raster (or, for an ``intensity`` region, the analog input;
     ignored for an unbounded property); ``model_path``: where the model file is (recorded;
     the checker re-hashes it when it exists); ``costs``: a hardware profile (name, path or
-    :class:`~verisnn.hardware.HardwareProfile`) to price the centre and the witness with.
-    Raises :class:`VerisnnError` if the result's evidence names another model, centre or property."""
+    :class:`~verisnn.hardware.HardwareProfile`) to price the centre and the witness with;
+    ``embed_model=False``: the certificate names its model by ``model_path`` (a relative
+    path is read from the certificate's folder) and hash instead of embedding it, so a
+    bundle of many certificates holds one copy of a large model.
+    Raises :class:`VerisnnError` if the result's evidence names another model, centre or
+    property, or if a certificate without the model gets no ``model_path``."""
     if not isinstance(result, Result):
         raise VerisnnError(f"expected a verify Result, got {type(result).__name__}", "result")
-    document = model_to_dict(model)
+    if not embed_model and not model_path:
+        raise VerisnnError("a certificate that names its model by file needs the file: give model_path", "model_path")
+    document = model_to_dict(model) if embed_model else None
     digest = model_hash(model)
     centre_obj, raster = _centre_record(model, prop, centre, result)
     reference = None if centre_obj is None else centre_obj["reference_decision"]

@@ -7,7 +7,8 @@ than the one that produced it:
 * **schema** — the document follows ``certificate.schema.json``;
 * **model** — the SHA-256 recomputed from the embedded model document (as written, and
   of its normal form after validation) and, when ``model.path`` names an existing file,
-  from that file, equals ``model.sha256``;
+  from that file, equals ``model.sha256``; a certificate that names its model by file
+  (no document) needs that file, holding a valid model of the stated hash;
 * **property** — the property document parses, is in canonical form and fits the model;
 * **centre** — the raster's SHA-256 and the reference simulator's decision on it match
   (for an ``intensity`` region the raster is re-encoded from the analog centre);
@@ -56,6 +57,7 @@ from .verify import BAB_MAX_REGION, raster_sha256, verify, violations
 _CACHE_SIZE = 8
 _VALIDATED_MODELS: dict[str, tuple[Model, str]] = {}  # canonical-text SHA-256 -> (model, normal-form hash)
 _FILE_HASHES: dict[tuple, str] = {}  # (file bytes SHA-256, embedded document hash) -> the file's model hash
+_FILE_MODELS: dict[str, tuple[Model, str]] = {}  # file bytes SHA-256 -> (model, normal-form hash)
 ENUMERATE_RECHECK_MAX = 20_000  # cpsat claims on regions this small are re-decided by plain enumeration
 OTHER_SOLVER = {"z3": "cvc5", "z3-native": "cvc5", "cvc5": "z3"}  # re-solve with a solver of another family
 
@@ -172,6 +174,8 @@ def _run_checks(doc: Any, report: CheckReport, clock: _Clock, base: Path | None,
 
 def _check_model(doc: dict, add: Callable, base: Path | None) -> Model:
     m = doc["model"]
+    if m["document"] is None:
+        return _check_model_file(m, add, base)
     stated = m["sha256"]
     as_written = hashlib.sha256(canonical_json(m["document"]).encode()).hexdigest()
     if as_written in _VALIDATED_MODELS:  # the very same document, validated before in this process
@@ -204,6 +208,35 @@ def _check_model(doc: dict, add: Callable, base: Path | None) -> Model:
     where = f"; the file {found} has the same hash" if found is not None else \
         ("" if m["path"] is None else f"; {m['path']} not found, the embedded document is used")
     add("model", True, f"sha256 {stated} recomputed from the embedded document{where}")
+    return model
+
+
+def _check_model_file(m: dict, add: Callable, base: Path | None) -> Model:
+    """A certificate that names its model by file: the file must exist, hold a valid
+    model and hash to the stated SHA-256. Its bytes are read every time; a file whose
+    bytes hash to one already validated in this process is not parsed again."""
+    found = _model_file(m["path"], base)
+    if found is None:
+        raise _Failed("model", f"the certificate names its model by the file {m['path']!r}, which is not found "
+                               f"(relative paths are read from the certificate's folder): nothing to check against")
+    try:
+        data = read_bounded(found, MAX_FILE_BYTES, ModelError, "model")
+        key = hashlib.sha256(data).hexdigest()
+        if key not in _FILE_MODELS:
+            model = model_from_dict(parse_json(data))
+            _remember(_FILE_MODELS, key, (model, model_hash(model)))
+    except VerisnnError as e:
+        raise _Failed("model", f"the model file {found} is not a valid model: {e}") from None
+    model, normal = _FILE_MODELS[key]
+    problems = []
+    if normal != m["sha256"]:
+        problems.append(f"the model file {found} hashes to {normal}, not the stated {m['sha256']}")
+    if m["name"] != model.name:
+        problems.append(f"model.name {m['name']!r} is not the file's model name {model.name!r}")
+    if problems:
+        raise _Failed("model", "; ".join(problems))
+    add("model", True, f"sha256 {normal} recomputed from the model file {found} (the certificate names its model "
+                       f"by file)")
     return model
 
 
@@ -242,7 +275,8 @@ def _model_file(path: str | None, base: Path | None) -> Path | None:
     if path is None:
         return None
     p = Path(path)
-    for candidate in ([p] if p.is_absolute() or base is None else [p, base / p]):
+    # a relative path is the certificate's own reference first, so a bundle can be moved
+    for candidate in ([p] if p.is_absolute() or base is None else [base / p, p]):
         if candidate.is_file():
             return candidate
     return None

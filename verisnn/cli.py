@@ -433,7 +433,12 @@ def cmd_verify(args) -> tuple[dict, str]:
         from .certificate import make_certificate, write_certificate
 
         with writing("--certificate"):
-            write_certificate(args.certificate, make_certificate(model, prop, raster, result, model_path=args.model))
+            embed = args.certificate_model == "embedded"
+            # by file: the model's path as the certificate's folder sees it
+            model_path = args.model if embed else os.path.relpath(Path(args.model).resolve(),
+                                                                   Path(args.certificate).resolve().parent)
+            write_certificate(args.certificate, make_certificate(model, prop, raster, result, model_path=model_path,
+                                                                 embed_model=embed))
         certificate = str(args.certificate)
     if result.verdict == "error":
         if (result.reason or "").startswith("internal"):
@@ -843,6 +848,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the smt method's encoding: linear integer arithmetic or bit-vectors (default lia)")
     p.add_argument("--certificate", default=None, metavar="C.json",
                    help="also write a certificate of the answer (docs/certificate.md); `verisnn check` re-checks it")
+    p.add_argument("--certificate-model", choices=("embedded", "file"), default="embedded",
+                   help="embedded (default): the certificate holds the whole model; file: it names MODEL by path "
+                        "(relative to the certificate) and hash, for large models")
 
     p = add("audit", cmd_audit, "run an audit campaign (every input x property, certificates, extractions) and "
             "write its report")
