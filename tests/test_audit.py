@@ -85,6 +85,8 @@ def test_extractions_and_report(audit):
                     "Explanations", "Certificates"):
         assert f"<h2>{heading}" in html, heading
     assert "INVALID" not in html
+    n = 6 * len(PROPERTIES)
+    assert f"{n} certificates, {n} valid on the independent check; each embeds the model" in html
 
 
 def test_rerun_runs_nothing_again_and_tampering_is_caught(audit, capsys):
@@ -121,6 +123,8 @@ def test_certificates_may_name_the_bundle_s_model_by_file(audit, tmp_path, capsy
     sha = model_hash(tiny_model())
     assert [p.name for p in (out / "models").iterdir()] == [f"{sha}.snn.json"]
     certs = sorted((out / "certificates").iterdir())
+    assert f"3 certificates, 3 valid on the independent check; each names the model by its SHA-256 and the " \
+           f"bundle's one copy of it, `models/{sha}.snn.json`" in (out / "report.md").read_text()
     for c in certs:
         model = json.loads(c.read_text())["model"]
         assert model["document"] is None and model["path"] == f"../models/{sha}.snn.json"

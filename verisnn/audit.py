@@ -214,6 +214,8 @@ def build_bundle(config: CampaignConfig, rows: list[dict], out: Path) -> dict:
                            "energy_uj": [float(v) for v in report.energy_uj]}
     bundle["counterexamples"] = _counterexamples(config, verify_rows, options.get("counterexamples", 6))
     bundle["certificates"] = _certificates(verify_rows)
+    if bundle["certificates"] and config.certificate_model == "file":  # the one copy they all name
+        bundle["certificate_model"] = f"models/{config.model_sha256}.snn.json"
     for r in rows:
         if r["kind"] != "extract" or r["verdict"] != "done":
             continue

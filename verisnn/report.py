@@ -18,7 +18,8 @@ The bundle (every key but ``title``, ``model`` and ``summary`` optional)::
      "explanations": {"inputs": [{"input", "raster", "saliency": {method: [T][n]}}],
                       "faithfulness": {method: {...}}, "psth": [B, T, n] rasters (drawn with ``model``)},
      "certificates": [{"path", "property", "input", "verdict", "valid", "reason",
-                       "produce_s", "check_s"}]}
+                       "produce_s", "check_s"}],
+     "certificate_model": the bundle's model file the certificates name (absent: they embed it)}
 
 Figures come from :mod:`verisnn.plots`; the templates (Jinja2, autoescaped HTML) live in
 ``verisnn/templates``.
