@@ -79,11 +79,16 @@ def _verify_and_certify(query: Query, out_dir: Path) -> dict:
     return outcome
 
 
+def bundle_model_path(sha256: str) -> Path:
+    """Where, inside ``DIR``, the audit bundle keeps its copy of the model that
+    certificates naming their model by file point to."""
+    return Path("models") / f"{sha256}.snn.json"
+
+
 def bundle_model(out_dir: str | Path, model, sha256: str) -> Path:
-    """The audit bundle's own copy of the model, ``DIR/models/<sha256>.snn.json``, that
-    certificates naming their model by file point to; written once (atomically, so
-    workers racing to write it leave one whole file)."""
-    path = Path(out_dir) / "models" / f"{sha256}.snn.json"
+    """The bundle's copy of the model (:func:`bundle_model_path`), written once (atomically,
+    so workers racing to write it leave one whole file)."""
+    path = Path(out_dir) / bundle_model_path(sha256)
     if not path.is_file():
         write_json_atomic(path, model_to_dict(model))
     return path
@@ -215,7 +220,7 @@ def build_bundle(config: CampaignConfig, rows: list[dict], out: Path) -> dict:
     bundle["counterexamples"] = _counterexamples(config, verify_rows, options.get("counterexamples", 6))
     bundle["certificates"] = _certificates(verify_rows)
     if bundle["certificates"] and config.certificate_model == "file":  # the one copy they all name
-        bundle["certificate_model"] = f"models/{config.model_sha256}.snn.json"
+        bundle["certificate_model"] = bundle_model_path(config.model_sha256).as_posix()
     for r in rows:
         if r["kind"] != "extract" or r["verdict"] != "done":
             continue

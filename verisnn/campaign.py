@@ -477,7 +477,6 @@ def _certificate_model(certificates: bool | dict) -> str:
     return certificates["model"] if isinstance(certificates, dict) else "embedded"
 
 
-
 # ============================================================================ queries
 
 
