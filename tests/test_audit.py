@@ -104,6 +104,36 @@ def test_rerun_runs_nothing_again_and_tampering_is_caught(audit, capsys):
     assert not check_certificate(folder / "tampered.json").valid
 
 
+def test_a_bundle_is_re_checked_in_one_command(audit, tmp_path, capsys):
+    """`verisnn check DIR` checks every certificate of an audit folder and tallies them;
+    a tampered certificate and a file that is not JSON are named, the rest still checked."""
+    import shutil
+
+    _, out = audit
+    n = 6 * len(PROPERTIES)
+    assert cli.main(["check", str(out), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["valid"] is True and answer["count"] == answer["valid_count"] == n
+    copy = tmp_path / "certs"
+    shutil.copytree(out / "certificates", copy)
+    first = sorted(copy.iterdir())[0]
+    doc = json.loads(first.read_text())
+    doc["centre"]["reference_decision"] = 1 - (doc["centre"]["reference_decision"] or 0)
+    first.write_text(json.dumps(doc))
+    (copy / "zz-broken.json").write_text("{not json")
+    assert cli.main(["check", str(copy), "--json"]) == 0  # the check answered
+    answer = json.loads(capsys.readouterr().out)
+    bad = {r["path"]: r["failures"] for r in answer["certificates"] if not r["valid"]}
+    assert answer["valid"] is False and answer["count"] == n + 1 and answer["valid_count"] == n - 1
+    assert set(bad) == {str(first), str(copy / "zz-broken.json")}
+    assert any(f.startswith("centre") for f in bad[str(first)]) and bad[str(copy / "zz-broken.json")][0].startswith("read")
+    assert cli.main(["check", str(first), str(sorted(copy.iterdir())[1]), "--json"]) == 0  # several files
+    assert json.loads(capsys.readouterr().out)["count"] == 2
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["check", str(tmp_path / "empty"), "--json"]) == 2
+    assert "no certificates" in json.loads(capsys.readouterr().out)["error"]
+
+
 def test_certificates_may_name_the_bundle_s_model_by_file(audit, tmp_path, capsys):
     """``certificates: {model: file}``: one copy of the model in ``DIR/models``, every
     certificate naming it by a path relative to itself; the bundle checks valid wherever

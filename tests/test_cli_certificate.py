@@ -43,6 +43,8 @@ def test_certificate_round_trip_and_tampering(capsys, files, tmp_path, prop, ver
     assert code == 0 and answer["verdict"] == verdict and answer["certificate"] == str(cert)
     code, report = run(capsys, "check", cert)
     assert code == 0 and report["valid"] is True, report
+    code, again = run(capsys, "check", cert, "--independent")
+    assert code == 0 and again["valid"] is True and again.keys() == report.keys()
     doc = json.loads(cert.read_text())
     doc["verdict"] = "falsified" if verdict == "verified" else "verified"
     tampered = tmp_path / "tampered.json"

@@ -147,6 +147,48 @@ def check_certificate(cert_or_path: str | Path | dict, *, timeout: float | None 
     return report
 
 
+def certificate_files(paths: list[str | Path]) -> list[Path]:
+    """The certificate files that ``paths`` name: a file as it is; a folder's ``*.json``
+    files, sorted (an audit folder's ``certificates/`` when it has one). Raises
+    :class:`InputError` for a path that does not exist or a folder without certificates."""
+    files = []
+    for given in paths:
+        p = Path(given)
+        if p.is_file():
+            files.append(p)
+            continue
+        if not p.is_dir():
+            raise InputError(f"no such file or folder: {given}", str(given))
+        folder = p / "certificates" if (p / "certificates").is_dir() else p
+        found = sorted(f for f in folder.glob("*.json") if f.is_file())
+        if not found:
+            raise InputError(f"no certificates (*.json) in {folder}", str(given))
+        files.extend(found)
+    return files
+
+
+def check_certificates(paths: list[str | Path], *, timeout: float | None = None, independent: bool = False) -> dict:
+    """Re-validate every certificate that ``paths`` name (:func:`certificate_files`), one
+    after the other in this process (a model is validated once per process). A file that
+    cannot be read or is not JSON is reported not valid, and the others are still checked.
+
+    Returns ``{"valid": every one valid, "count", "valid_count", "certificates": [{"path",
+    "valid", "failures": ["check: detail", ...], "time_s"}], "time_s"}``."""
+    t0 = time.perf_counter()
+    results = []
+    for path in certificate_files(paths):
+        try:
+            report = check_certificate(path, timeout=timeout, independent=independent)
+        except InputError as e:
+            results.append({"path": str(path), "valid": False, "failures": [f"read: {e}"], "time_s": 0.0})
+            continue
+        results.append({"path": str(path), "valid": report.valid, "time_s": round(report.time_s, 6),
+                        "failures": [f"{c.name}: {c.detail}" for c in report.failures()]})
+    valid = sum(r["valid"] for r in results)
+    return {"valid": valid == len(results), "count": len(results), "valid_count": valid, "certificates": results,
+            "time_s": round(time.perf_counter() - t0, 6)}
+
+
 def _run_checks(doc: Any, report: CheckReport, clock: _Clock, base: Path | None, independent: bool) -> None:
     add = lambda name, ok, detail: report.checks.append(Check(name, ok, detail))  # noqa: E731
     try:
@@ -796,4 +838,4 @@ def _tools_detail(recorded: dict) -> str:
         "produced with other tool versions (" + ", ".join(differ) + ")"
 
 
-__all__ = ["Check", "CheckReport", "check_certificate"]
+__all__ = ["Check", "CheckReport", "certificate_files", "check_certificate", "check_certificates"]

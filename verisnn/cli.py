@@ -531,14 +531,22 @@ def cmd_automaton(args) -> tuple[dict, str]:
 
 
 def cmd_check(args) -> tuple[dict, str]:
-    from .checker import check_certificate
+    from .checker import check_certificate, check_certificates
 
+    if len(args.certificate) > 1 or Path(args.certificate[0]).is_dir():  # a bundle: one line each, and the tally
+        answer = check_certificates(args.certificate, timeout=args.timeout, independent=args.independent)
+        lines = [f"{'valid    ' if r['valid'] else 'NOT VALID'}  {r['path']} ({r['time_s']:.3f} s)" +
+                 "".join(f"\n  FAIL {f}" for f in r["failures"]) for r in answer["certificates"]]
+        lines.append(f"{answer['valid_count']} of {answer['count']} certificates valid ({answer['time_s']:.1f} s)")
+        return answer, "\n".join(lines)
+    path = args.certificate[0]
     try:
-        report = check_certificate(existing_file(args.certificate, "certificate"), timeout=args.timeout)
+        report = check_certificate(existing_file(path, "certificate"), timeout=args.timeout,
+                                   independent=args.independent)
     except InputError as e:
-        raise InputError(e.message, f"{args.certificate}: {e.path}" if e.path else args.certificate) from None
+        raise InputError(e.message, f"{path}: {e.path}" if e.path else path) from None
     answer = report.to_json()
-    lines = [f"{'valid' if report.valid else 'NOT VALID'}   {args.certificate} ({answer['time_s']:.3f} s)"]
+    lines = [f"{'valid' if report.valid else 'NOT VALID'}   {path} ({answer['time_s']:.3f} s)"]
     for c in answer["checks"]:
         lines.append(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}" + (f": {c['detail']}" if c.get("detail") else ""))
     return answer, "\n".join(lines)
@@ -864,9 +872,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("check", cmd_check, "re-check a certificate independently: model hash, witness replay, SMT obligation "
             "re-encoded and re-solved by the other solver, re-run records")
-    p.add_argument("certificate", metavar="C.json", help="certificate written by `verisnn verify --certificate`")
+    p.add_argument("certificate", metavar="C.json|DIR", nargs="+",
+                   help="certificate written by `verisnn verify --certificate`; several, or a folder of them (an "
+                        "audit folder: its certificates/), are checked in one process and tallied")
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S",
                    help="limit of each re-solve or re-run (default 120; running out makes it not valid)")
+    p.add_argument("--independent", action="store_true",
+                   help="also re-decide tree and bound proofs by plain enumeration of the region (slower)")
 
     p = add("info", cmd_info, "summarize a model: hash, input, layers, readout, provenance")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
