@@ -309,6 +309,20 @@ def test_every_figure_renders_to_svg_and_png():
         plots.figure_bytes(figures[0], "jpeg")
 
 
+def test_the_robustness_curve_shows_what_was_left_undecided():
+    """A budget whose queries ran out of time is drawn as undecided, not as a low share
+    verified; a curve where every query was decided has no such line."""
+    def lines(points):
+        fig = plots.robustness_curve(points)
+        _check_renders(fig)
+        return {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].get_lines()}
+
+    decided = lines([{"k": 1, "n": 4, "verified": 3, "falsified": 1}, {"k": 2, "n": 4, "verified": 2, "falsified": 2}])
+    assert set(decided) == {"verified robust", "counterexample found"}
+    mixed = lines([{"k": 1, "n": 4, "verified": 3, "falsified": 1}, {"k": 3, "n": 4, "verified": 0, "falsified": 1}])
+    assert mixed["undecided (limit reached)"] == [0.0, 0.75] and mixed["verified robust"] == [0.75, 0.0]
+
+
 def test_membranes_before_reset_are_what_the_threshold_sees():
     # subtract reset, no refractory: v (after) = u (before) - theta * s
     model = positive_model()

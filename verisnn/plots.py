@@ -370,8 +370,10 @@ def faithfulness_curves(deletion: Any, insertion: Any, random_deletion: Sequence
 
 
 def robustness_curve(points: Sequence[dict], title: str = "Robustness versus flip budget") -> Figure:
-    """Share of inputs verified (and falsified) robust against the flip budget ``k``;
-    ``points``: ``{"k", "n", "verified", "falsified"}`` per budget (unknowns are the rest)."""
+    """Share of inputs verified (and falsified) robust against the flip budget ``k``, and
+    the share left undecided (a time limit reached: neither robust nor not, so a low
+    "verified" line there is not a finding); ``points``: ``{"k", "n", "verified",
+    "falsified"}`` per budget (unknowns are the rest)."""
     if not points:
         raise InputError("no budget to draw", "points")
     pts = sorted(points, key=lambda p: p["k"])
@@ -381,6 +383,9 @@ def robustness_curve(points: Sequence[dict], title: str = "Robustness versus fli
     for j, (key, label) in enumerate((("verified", "verified robust"), ("falsified", "counterexample found"))):
         share = [p[key] / p["n"] if p["n"] else float("nan") for p in pts]
         ax.plot(k, share, label=label, **_style(j))
+    undecided = [(p["n"] - p["verified"] - p["falsified"]) / p["n"] if p["n"] else float("nan") for p in pts]
+    if any(u > 0 for u in undecided):
+        ax.plot(k, undecided, label="undecided (limit reached)", color="0.55", marker="x", linestyle=":")
     ax.set_xlabel("flip budget k (bits changed)")
     ax.set_ylabel("share of inputs")
     ax.set_ylim(-0.02, 1.02)
