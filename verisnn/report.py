@@ -104,7 +104,8 @@ def render_report(bundle: dict, out_dir: str | Path, model=None) -> dict[str, Pa
     curve = bundle.get("robustness_curve")
     if curve:
         view["figures"]["curve"] = figs.add(plots.robustness_curve(curve), "robustness",
-                                            "Share of inputs verified robust, refuted and left undecided per flip budget k")
+                                            "Share of inputs verified robust, refuted and left undecided per "
+                                            "flip budget k")
     costs = bundle.get("costs")
     if costs:
         view["figures"]["latency"] = figs.add(
