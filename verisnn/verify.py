@@ -354,6 +354,12 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
     predict cheaper — else CP-SAT with the time that is left."""
     violates = lambda r, res=None: violations(model, prop, r, reference, res)  # noqa: E731
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+
+    def enumerated() -> Result:  # the whole region, every raster checked
+        result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details, "auto")
+        result.details["stage"] = "enumerate"
+        return result
+
     if violates(centre[None])[0]:
         return report_witness(model, prop, centre, centre, reference, "auto", elapsed(),
                           {**details, "stage": "centre"})
@@ -387,10 +393,7 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
                 return report_witness(model, prop, centre, witness, reference, "auto", elapsed(),
                                       {**details, "stage": "enumerate"})
         if enumerable and (size <= batch or predicted <= ENUMERATE_AT_ONCE_S):
-            result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
-                                "auto")
-            result.details["stage"] = "enumerate"
-            return result
+            return enumerated()
         budgeted = enumerable and math.isfinite(predicted)
         tree_deadline = deadline if not budgeted else \
             min(deadline if deadline is not None else math.inf, time.perf_counter() + TREE_SHARE * predicted)
@@ -399,16 +402,10 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
         if result.verdict != "unknown" or (enumerable and (not budgeted or tree_deadline == deadline)):
             return result
         if enumerable:  # the tree, given half an enumeration's time, did not finish
-            result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
-                                "auto")
-            result.details["stage"] = "enumerate"
-            return result
+            return enumerated()
         # too large to enumerate and the tree ran out of time: the solver, with what is left
     elif size <= max_region:
-        result = _enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
-                            "auto")
-        result.details["stage"] = "enumerate"
-        return result
+        return enumerated()
     if not isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)):
         return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
                       f"limit {max_region}, and no symbolic method covers it yet", details=details)
