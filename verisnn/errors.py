@@ -27,3 +27,8 @@ class NIRError(VerisnnError):
 
 class InputError(VerisnnError):
     """An input raster or data set that does not fit the model."""
+
+
+class ResourceError(VerisnnError):
+    """A request that would exceed a stated resource limit (the memory budget, a size bound
+    of the format); refused before anything is allocated, naming the limit and how to raise it."""

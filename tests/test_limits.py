@@ -1,0 +1,58 @@
+"""The memory budget and printable counts (verisnn.limits)."""
+
+import json
+
+import pytest
+
+from verisnn.errors import ResourceError, VerisnnError
+from verisnn.limits import (BUDGET_ENV, DEFAULT_MEMORY_BUDGET, count_json, count_log10, count_text, memory_budget,
+                            parse_bytes, require_memory, set_memory_budget)
+
+
+def test_counts_beyond_pythons_digit_limit_print():
+    huge = 2 ** 16000  # the region `any` of a T = 8000, n = 2 model
+    with pytest.raises(ValueError):
+        str(huge)  # what used to make verify exit 1
+    assert count_text(huge) == "2^16000"
+    assert count_json(huge) == "2^16000"
+    odd = 3 ** 10000
+    assert count_text(odd) == "about 1.631e4771"
+    assert json.dumps(count_json(odd)) == '"about 1.631e4771"'
+    assert abs(count_log10(odd) - 10000 * 0.47712125472) < 1e-6
+
+
+def test_small_counts_stay_exact_integers():
+    assert count_json(0) == 0
+    assert count_json(10 ** 999) == 10 ** 999
+    assert isinstance(count_json(10 ** 1000), str)
+    assert count_text(12345) == "12345"
+
+
+def test_budget_refuses_before_allocating_and_names_how_to_raise_it(monkeypatch):
+    monkeypatch.delenv(BUDGET_ENV, raising=False)
+    assert memory_budget() == DEFAULT_MEMORY_BUDGET
+    require_memory(DEFAULT_MEMORY_BUDGET, "exactly the budget")
+    with pytest.raises(ResourceError, match=r"layer 0 needs about 8 GiB, more than the memory budget of 4 GiB; "
+                                            r"raise it with --memory-budget or VERISNN_MEMORY_BUDGET"):
+        require_memory(8 << 30, "layer 0")
+    monkeypatch.setenv(BUDGET_ENV, "16G")
+    assert memory_budget() == 16 << 30
+    require_memory(8 << 30, "layer 0")
+    set_memory_budget(1 << 20)
+    try:
+        with pytest.raises(ResourceError, match="1 MiB"):
+            require_memory(2 << 20, "x")
+    finally:
+        set_memory_budget(None)
+
+
+@pytest.mark.parametrize("text, value", [("4G", 4 << 30), ("512m", 512 << 20), ("1073741824", 1 << 30),
+                                         ("1.5G", 3 << 29), ("2GiB", 2 << 30)])
+def test_parse_bytes(text, value):
+    assert parse_bytes(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-1G", "0", "4X", "1e9"])
+def test_parse_bytes_refuses_what_is_not_a_size(text):
+    with pytest.raises(VerisnnError, match=BUDGET_ENV):
+        parse_bytes(text)
