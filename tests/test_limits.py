@@ -56,3 +56,39 @@ def test_parse_bytes(text, value):
 def test_parse_bytes_refuses_what_is_not_a_size(text):
     with pytest.raises(VerisnnError, match=BUDGET_ENV):
         parse_bytes(text)
+
+
+def test_read_bounded_refuses_devices_and_pipes_without_reading_them(tmp_path):
+    import os
+    from pathlib import Path
+
+    from verisnn.errors import ModelError
+    from verisnn.model_format import read_bounded
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # opening it for reading in blocking mode would wait for a writer for ever
+    for path in (Path("/dev/zero"), fifo):
+        with pytest.raises(ModelError, match="not a regular file"):
+            read_bounded(path, 1 << 20, ModelError, "model")
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * 2048)
+    with pytest.raises(ModelError, match="2048 bytes: larger than"):
+        read_bounded(big, 1024, ModelError, "model")
+    assert read_bounded(big, 4096, ModelError, "model") == b" " * 2048
+
+
+def test_npy_input_larger_than_the_budget_is_refused_before_it_is_read(tmp_path, capsys):
+    """A sparse .npy whose header declares 64 GiB: refused from its header, nothing copied."""
+    import numpy as np
+
+    from test_cli import run_json, tiny_model
+    from verisnn.model_format import save_model
+
+    save_model(tiny_model(), tmp_path / "tiny.snn.json")
+    shape = (1 << 20, 8192, 8)
+    with open(tmp_path / "huge.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "|i1", "fortran_order": False, "shape": shape})
+        f.truncate(f.tell() + int(np.prod(shape)))
+    code, answer, _ = run_json(capsys, "simulate", tmp_path / "tiny.snn.json", "--input", tmp_path / "huge.npy")
+    assert code == 2 and answer["kind"] == "bad_input"
+    assert "--input" in answer["error"] and "64 GiB, more than the memory budget" in answer["error"]

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import __version__
 from .errors import InputError, VerisnnError
+from .limits import require_memory
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -103,6 +104,7 @@ def load_npy(path: str, field: str) -> np.ndarray:
         raise InputError(f"{path} is an .npz archive; expected one .npy array", field)
     if mapped.dtype.fields is not None:
         raise InputError(f"{path} holds a structured array (dtype {mapped.dtype}); expected numbers", field)
+    require_memory(mapped.nbytes, f"{field} {path} ({mapped.dtype}, shape {list(mapped.shape)})")
     return np.array(mapped)
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import stat
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -200,12 +202,19 @@ def read_bounded(path: Path, max_bytes: int, error_cls: type, what: str) -> byte
     """The bytes of ``path``, refusing files over ``max_bytes`` before reading them."""
     limit = f"{max_bytes >> 30} GiB" if max_bytes >= 1 << 30 else f"{max_bytes >> 20} MiB"
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise error_cls(f"{size} bytes: larger than the {limit} a {what} file may have", str(path))
-        return path.read_bytes()
+        # non-blocking: opening a FIFO for reading would otherwise wait for a writer
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):  # a device or pipe (/dev/zero) has no size to check first
+                raise error_cls(f"not a regular file: a {what} is read from a file", str(path))
+            if st.st_size > max_bytes:
+                raise error_cls(f"{st.st_size} bytes: larger than the {limit} a {what} file may have", str(path))
+            data = f.read(max_bytes + 1)  # a file that grows while it is read still stops at the limit
     except OSError as e:
         raise error_cls(f"cannot read: {e.strerror}", str(path)) from None
+    if len(data) > max_bytes:
+        raise error_cls(f"larger than the {limit} a {what} file may have", str(path))
+    return data
 
 
 def load_model(path: str | Path) -> Model:
