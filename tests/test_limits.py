@@ -92,3 +92,39 @@ def test_npy_input_larger_than_the_budget_is_refused_before_it_is_read(tmp_path,
     code, answer, _ = run_json(capsys, "simulate", tmp_path / "tiny.snn.json", "--input", tmp_path / "huge.npy")
     assert code == 2 and answer["kind"] == "bad_input"
     assert "--input" in answer["error"] and "64 GiB, more than the memory budget" in answer["error"]
+
+
+def test_checkpoint_declaring_a_huge_network_is_refused_before_it_is_built(tmp_path):
+    import json as _json
+
+    import torch
+
+    from verisnn.checkpoint import load_checkpoint, save_checkpoint
+    from test_training import _net
+
+    save_checkpoint(_net(seed=5), tmp_path / "c.pt", {})
+    payload = torch.load(tmp_path / "c.pt", weights_only=True)
+    arch = _json.loads(payload["architecture"])
+    arch["specs"][0]["in_size"] = arch["specs"][0]["out_size"] = 1 << 20  # 4 TiB of float32 weights
+    payload["architecture"] = _json.dumps(arch)
+    torch.save(payload, tmp_path / "huge.pt")
+    with pytest.raises(ResourceError, match="huge.pt.*4 TiB, more than the memory budget"):
+        load_checkpoint(tmp_path / "huge.pt")
+
+
+def test_checkpoint_that_unpacks_beyond_the_budget_is_refused_before_torch_reads_it(tmp_path):
+    """A few KiB of deflated zeros that would unpack to 64 MiB, under a 16 MiB budget."""
+    import zipfile
+
+    from verisnn.checkpoint import load_checkpoint
+
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data/0", b"\0" * (64 << 20))
+    assert bomb.stat().st_size < 1 << 20
+    set_memory_budget(16 << 20)
+    try:
+        with pytest.raises(ResourceError, match="bomb.pt.*64 MiB, more than the memory budget of 16 MiB"):
+            load_checkpoint(bomb)
+    finally:
+        set_memory_budget(None)

@@ -8,13 +8,16 @@ architecture and the training configuration travel as JSON strings.
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import warnings
+import zipfile
 from pathlib import Path
 
 import torch
 
 from .errors import VerisnnError
+from .limits import require_memory
 from .model import Readout
 from .model_format import neuron_from_dict, neuron_to_dict, parse_json
 from .torch_sim import LayerSpec, SpikingNetwork
@@ -49,9 +52,33 @@ def save_checkpoint(net: SpikingNetwork, path: str | Path, meta: dict) -> None:
     tmp.replace(p)
 
 
+def _require_unpacked_memory(p: Path) -> None:
+    """A checkpoint is a zip archive whose members may be compressed: budget what they
+    unpack to, from the archive's directory, before torch reads any of them."""
+    try:
+        if not zipfile.is_zipfile(p):
+            return  # not a torch zip file: torch.load refuses it
+        with zipfile.ZipFile(p) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise VerisnnError(f"not a verisnn checkpoint ({type(e).__name__})", str(p)) from None
+    require_memory(unpacked, f"the checkpoint {p.name} (what its archive unpacks to)")
+
+
+def _parameter_bytes(specs: list[LayerSpec]) -> int:
+    """The float32 parameters the declared layers need (weights, recurrent weights, biases)."""
+    total = 0
+    for s in specs:
+        weights = s.out_channels * s.input_shape[0] * math.prod(s.kernel) if s.kind == "conv2d" else \
+            s.in_size * s.out_size
+        total += weights + (s.out_size ** 2 if s.recurrent else 0) + s.out_size
+    return 4 * total
+
+
 def load_checkpoint(path: str | Path) -> tuple[SpikingNetwork, dict]:
     """Read a checkpoint (safely); returns the network in evaluation mode and its meta."""
     p = Path(path)
+    _require_unpacked_memory(p)
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
             warnings.simplefilter("ignore")
@@ -69,10 +96,11 @@ def load_checkpoint(path: str | Path) -> tuple[SpikingNetwork, dict]:
         arch = parse_json(payload["architecture"], "checkpoint")
         meta = parse_json(payload["meta"], "checkpoint")
         specs = [_spec_from_dict(d) for d in arch["specs"]]
+        require_memory(_parameter_bytes(specs), f"the network {p.name} declares")
         net = SpikingNetwork(specs, arch["time_steps"], Readout(**arch["readout"]), slope=arch["slope"])
         net.load_state_dict(payload["state_dict"])
     except VerisnnError as e:
-        raise VerisnnError(e.message, f"{p}: {e.path}" if e.path else str(p)) from None
+        raise type(e)(e.message, f"{p}: {e.path}" if e.path else str(p)) from None
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise VerisnnError(f"malformed checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
                            str(p)) from None
