@@ -128,3 +128,22 @@ def test_checkpoint_that_unpacks_beyond_the_budget_is_refused_before_torch_reads
             load_checkpoint(bomb)
     finally:
         set_memory_budget(None)
+
+
+def test_npz_data_are_budgeted_from_their_headers_before_they_unpack(tmp_path):
+    import numpy as np
+
+    from verisnn.datasets import load_npz
+
+    zeros = np.zeros((4096, 4096), dtype=np.uint8)  # 16 MiB that deflate to about 16 KiB
+    np.savez_compressed(tmp_path / "bomb.npz", x_train=zeros, y_train=np.zeros(4096, dtype=np.int64),
+                        x_test=zeros[:10], y_test=np.zeros(10, dtype=np.int64), value_range=np.array([0.0, 1.0]))
+    assert (tmp_path / "bomb.npz").stat().st_size < 1 << 20
+    set_memory_budget(64 << 20)  # the float64 copy alone would be 128 MiB
+    try:
+        with pytest.raises(ResourceError, match=r"the data bomb.npz needs about 144 MiB"):
+            load_npz(tmp_path / "bomb.npz")
+        set_memory_budget(1 << 30)
+        assert load_npz(tmp_path / "bomb.npz").x_train.shape == (4096, 4096)
+    finally:
+        set_memory_budget(None)

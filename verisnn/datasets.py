@@ -29,6 +29,7 @@ import numpy as np
 from numpy.lib.npyio import NpzFile
 
 from .errors import InputError
+from .limits import require_memory
 
 TEST_SIZE = {"digits": 0.2, "iris": 0.3, "mnist": 0.2}
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -151,6 +152,7 @@ def load_npz(path: str | Path) -> Dataset:
         if not isinstance(loaded, NpzFile):
             raise InputError("not an .npz archive (np.save writes .npy; use np.savez)", where)
         with loaded:
+            require_memory(sum(_npz_member_bytes(loaded, key, where) for key in loaded.files), f"the data {p.name}")
             arrays = {key: _npz_member(loaded, key, where) for key in loaded.files}
 
     unknown = sorted(set(arrays) - set(NPZ_KEYS) - set(NPZ_OPTIONAL_KEYS))
@@ -174,6 +176,20 @@ def load_npz(path: str | Path) -> Dataset:
         feature_shape=tuple(int(d) for d in x_tr.shape[1:]), n_classes=int(max(y_tr.max(), y_te.max())) + 1,
         value_range=value_range, description=f"user data from {p.name}",
     )
+
+
+def _npz_member_bytes(npz: Any, key: str, where: str) -> int:
+    """What a member needs once loaded and converted to float64, from its .npy header alone
+    (an archive's members may be compressed: a few KiB can unpack to gigabytes)."""
+    try:
+        with npz.zip.open(f"{key}.npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"unreadable .npy header ({exc})", f"{where}:{key}") from None
+    return math.prod(shape) * (dtype.itemsize + 8)
 
 
 def _npz_member(npz: Any, key: str, where: str) -> np.ndarray:
