@@ -40,8 +40,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from verisnn.documents import load_document
+from verisnn.errors import VerisnnError
 from verisnn.report import open_in_browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,7 +146,7 @@ def _config(study: str, grammar: int | None) -> tuple[str, Path | dict]:
     path = CASES / study / "audit.yaml"
     if study != "tomita" or grammar is None:
         return study, path
-    doc = yaml.safe_load(path.read_text())
+    doc = load_document(path, 1 << 20, VerisnnError, "campaign config")
     if doc["case_study"] == f"tomita/T{grammar}":
         return f"tomita/T{grammar}", path
     doc["case_study"] = f"tomita/T{grammar}"

@@ -32,7 +32,8 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-from ..errors import InputError, ModelError, VerisnnError
+from ..documents import parse_json, read_bounded
+from ..errors import InputError, VerisnnError
 from ..model import Model
 
 FORMAT = "verisnn-rules/1"
@@ -597,13 +598,11 @@ def ruleset_from_json(doc: Any) -> RuleSet:
 
 def load_rules(path: str | Path) -> RuleSet:
     """Read and validate a rules JSON file (strict JSON, no code execution)."""
-    from ..model_format import parse_json, read_bounded
-
     p = Path(path)
     data = read_bounded(p, MAX_RULES_FILE_BYTES, RulesError, "rules")
     try:
-        doc = parse_json(data, "rules")
-    except ModelError as e:
+        doc = parse_json(data, "rules", RulesError)
+    except RulesError as e:
         raise RulesError(e.message, str(p)) from None
     return ruleset_from_json(doc)
 

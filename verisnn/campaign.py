@@ -53,12 +53,11 @@ from typing import Any, Callable, Iterator
 
 import jsonschema
 import numpy as np
-import yaml
 
+from .documents import StrictValidator, parse_yaml, read_bounded
 from .errors import InputError, VerisnnError
 from .model import Model
-from .model_format import canonical_json, first_schema_error, load_model, model_hash, read_bounded
-from .properties import StrictSafeLoader
+from .model_format import canonical_json, first_schema_error, load_model, model_hash
 from .store import Store, now
 
 KEY_FORMAT = "verisnn.campaign-key/1"
@@ -176,24 +175,7 @@ def schema() -> dict:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema())
-
-
-class _ConfigLoader(StrictSafeLoader):
-    """The properties' strict safe YAML loader (no Python tags, aliases or duplicate keys)."""
-
-    document = "a campaign config"
-
-
-def _read_config(path: Path) -> Any:
-    data = read_bounded(path, MAX_CONFIG_BYTES, InputError, "campaign config")
-    try:
-        return yaml.load(data, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as e:
-        where = f" at line {e.problem_mark.line + 1}, column {e.problem_mark.column + 1}" if e.problem_mark else ""
-        raise InputError(f"not a usable YAML document: {e.problem}{where}", str(path)) from None
-    except (yaml.YAMLError, RecursionError) as e:
-        raise InputError(f"not a usable YAML document: {e}", str(path)) from None
+    return StrictValidator(schema())
 
 
 @dataclass(frozen=True)
@@ -313,7 +295,8 @@ def load_config(source: str | Path | dict) -> CampaignConfig:
         p = Path(source)
         if not p.is_file():
             raise InputError(f"no such file: {p}" if not p.exists() else f"not a file: {p}", "CONFIG")
-        doc, base = _read_config(p), p.resolve().parent
+        data = read_bounded(p, MAX_CONFIG_BYTES, InputError, "campaign config")
+        doc, base = parse_yaml(data, "campaign config", InputError), p.resolve().parent
     if not isinstance(doc, dict):
         raise InputError(f"a campaign config is an object (name, model, inputs, properties, ...), got "
                          f"{type(doc).__name__}")

@@ -36,7 +36,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError, ModelError
+from .documents import parse_json, parse_yaml, read_bounded
+from .errors import InputError
 from .model import Model
 from .simulator import ExactMatrix, check_raster, count_spikes, simulate
 
@@ -247,14 +248,7 @@ def list_profiles() -> list[str]:
 
 
 def _parse_profile(data: bytes) -> HardwareProfile:
-    from .properties import PropertyError, _parse_yaml  # its safe loader: no tags, aliases or duplicate keys
-
-    try:
-        doc = _parse_yaml(data)
-    except PropertyError as e:
-        message = e.message.replace(" in a property", "").replace("a property", "a profile")
-        raise InputError(message, "profile") from None
-    return profile_from_dict(doc)
+    return profile_from_dict(parse_yaml(data, "profile", InputError))  # strict: no tags, aliases or duplicate keys
 
 
 @lru_cache(maxsize=None)
@@ -287,8 +281,6 @@ def load_profile(name_or_path: str | Path | HardwareProfile) -> HardwareProfile:
 
 
 def _read_bounded(path: Path, max_bytes: int, what: str) -> bytes:
-    from .model_format import read_bounded
-
     return read_bounded(path, max_bytes, InputError, what)
 
 
@@ -403,15 +395,13 @@ def place(model: Model, profile: str | Path | HardwareProfile, override: Any = N
 
 def load_placement(path: str | Path) -> Any:
     """The override document of a placement JSON file (validated by :func:`place`)."""
-    from .model_format import parse_json
-
     p = Path(path)
     if not p.is_file():
         raise InputError(f"no such file: {path}" if not p.exists() else f"not a file: {path}", "placement")
     data = _read_bounded(p, MAX_PLACEMENT_BYTES, "placement")
     try:
-        return parse_json(data, what="placement")
-    except ModelError as e:
+        return parse_json(data, "placement", InputError)
+    except InputError as e:
         raise InputError(e.message, p.name) from None
 
 

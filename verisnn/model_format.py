@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import stat
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 
+from .documents import clip, parse_json, read_bounded  # noqa: F401 - parse_json, read_bounded re-exported
 from .errors import ModelError
 from .model import Conv2d, Dense, InputSpec, Model, Neuron, Readout, conv_output_hw
 
@@ -72,7 +71,8 @@ def first_schema_error(validator: jsonschema.protocols.Validator, doc: Any, erro
         while error.context:
             error = jsonschema.exceptions.best_match(error.context)
         path = _path(error.absolute_path)
-        raise error_cls(error.message, f"{prefix}.{path}" if prefix and error.absolute_path else (prefix or path))
+        # clipped: the message quotes the offending value, which may be a huge piece of the document
+        raise error_cls(clip(error.message), f"{prefix}.{path}" if prefix and error.absolute_path else (prefix or path))
 
 
 def neuron_from_dict(d: dict, size: int) -> Neuron:
@@ -167,54 +167,6 @@ def model_hash(model: Model | dict) -> str:
     """SHA-256 (hex) of the canonical JSON of the model's normal form."""
     doc = model_to_dict(model) if isinstance(model, Model) else model_to_dict(model_from_dict(model))
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
-
-
-def _reject_constant(name: str):
-    raise ModelError(f"{name} is not a number JSON allows")
-
-
-def _no_duplicates(pairs):
-    seen = {}
-    for k, v in pairs:
-        if k in seen:
-            raise ModelError(f"key {k!r} appears twice in one object")
-        seen[k] = v
-    return seen
-
-
-def parse_json(text: str | bytes, what: str = "model") -> Any:
-    """Strict JSON: no NaN/Infinity, no duplicate keys; errors name the line."""
-    try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
-    except json.JSONDecodeError as e:
-        raise ModelError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-    except RecursionError:
-        raise ModelError(f"the {what} file nests too deeply to be a {what}") from None
-    except UnicodeDecodeError as e:
-        raise ModelError(f"not UTF-8 text: {e.reason}") from None
-    except ModelError:
-        raise
-    except ValueError as e:  # e.g. an integer literal longer than Python's 4300-digit limit
-        raise ModelError(f"not a usable JSON document: {str(e).split(':')[0]}") from None
-
-
-def read_bounded(path: Path, max_bytes: int, error_cls: type, what: str) -> bytes:
-    """The bytes of ``path``, refusing files over ``max_bytes`` before reading them."""
-    limit = f"{max_bytes >> 30} GiB" if max_bytes >= 1 << 30 else f"{max_bytes >> 20} MiB"
-    try:
-        # non-blocking: opening a FIFO for reading would otherwise wait for a writer
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):  # a device or pipe (/dev/zero) has no size to check first
-                raise error_cls(f"not a regular file: a {what} is read from a file", str(path))
-            if st.st_size > max_bytes:
-                raise error_cls(f"{st.st_size} bytes: larger than the {limit} a {what} file may have", str(path))
-            data = f.read(max_bytes + 1)  # a file that grows while it is read still stops at the limit
-    except OSError as e:
-        raise error_cls(f"cannot read: {e.strerror}", str(path)) from None
-    if len(data) > max_bytes:
-        raise error_cls(f"larger than the {limit} a {what} file may have", str(path))
-    return data
 
 
 def load_model(path: str | Path) -> Model:

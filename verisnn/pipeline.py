@@ -23,20 +23,29 @@ import json
 import time
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import torch
-import yaml
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .datasets import Dataset, load_dataset, load_npz
+from .documents import StrictValidator, load_document
 from .encoders import encoder_from_spec
 from .errors import VerisnnError
+from .limits import require_memory
 from .model import InputSpec, Neuron, Readout
 from .model_format import first_schema_error, neuron_from_dict, save_model
 from .quantize import accuracy, quantize
 from .torch_sim import LayerSpec, SpikingNetwork
-from .training import TrainConfig, predict_float, train
+from .training import TrainConfig, predict_float, train, training_bytes
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines
+# Bounds of the sizes a config may ask for (the memory budget is checked as well, before allocating):
+# far beyond any network verisnn can verify, small enough that no product of them overflows.
+MAX_LAYER = 1_000_000  # neurons of a dense layer, channels of a convolution
+MAX_KERNEL = 1024  # kernel side, stride and padding of a convolution
+_SIZE = {"type": "integer", "minimum": 1, "maximum": MAX_LAYER}
+_SIDE = {"type": "integer", "minimum": 1, "maximum": MAX_KERNEL}
+_DELAY = {"type": "integer", "minimum": 0, "maximum": 10000}
 
 CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -48,28 +57,30 @@ CONFIG_SCHEMA = {
         "dataset": {"oneOf": [{"type": "string"},
                               {"type": "object", "additionalProperties": False, "required": ["npz"],
                                "properties": {"npz": {"type": "string"}}}]},
-        "seed": {"type": "integer", "minimum": 0},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
         "time_steps": {"type": "integer", "minimum": 1, "maximum": 10000},
         "encoding": {"type": "object", "required": ["type"], "properties": {"type": {"enum": ["rate", "latency"]}}},
-        "hidden": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-        "layers": {"type": "array", "items": {"type": "object", "required": ["type"], "oneOf": [
+        "hidden": {"type": "array", "maxItems": 100, "items": _SIZE},
+        "layers": {"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["type"], "oneOf": [
             {"additionalProperties": False, "required": ["size"],
-             "properties": {"type": {"const": "dense"}, "size": {"type": "integer", "minimum": 1},
-                            "recurrent": {"type": "boolean"}, "delay": {"type": "integer", "minimum": 0}}},
+             "properties": {"type": {"const": "dense"}, "size": _SIZE, "recurrent": {"type": "boolean"},
+                            "delay": _DELAY}},
             {"additionalProperties": False, "required": ["channels", "kernel"],
-             "properties": {"type": {"const": "conv2d"}, "channels": {"type": "integer", "minimum": 1},
-                            "kernel": {"type": "integer", "minimum": 1}, "stride": {"type": "integer", "minimum": 1},
-                            "padding": {"type": "integer", "minimum": 0},
-                            "delay": {"type": "integer", "minimum": 0}}}]}},
+             "properties": {"type": {"const": "conv2d"}, "channels": _SIZE, "kernel": _SIDE, "stride": _SIDE,
+                            "padding": {"type": "integer", "minimum": 0, "maximum": MAX_KERNEL},
+                            "delay": _DELAY}}]}},
         "neuron": {"type": "object"},
         "output_neuron": {"type": "object"},
         "readout": {"type": "object"},
         "training": {"type": "object", "additionalProperties": False,
-                     "properties": {k: {"type": "number"} for k in ("epochs", "batch_size", "lr", "weight_decay",
-                                                                    "logit_scale", "flip_noise")}},
+                     "properties": {"epochs": {"type": "integer", "minimum": 1, "maximum": 100_000},
+                                    "batch_size": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                                    **{k: {"type": "number"} for k in ("lr", "weight_decay", "logit_scale",
+                                                                       "flip_noise")}}},
         "quantization": {"type": "object", "additionalProperties": False,
                          "properties": {"scale": {"oneOf": [{"const": "auto"}, {"type": "number", "exclusiveMinimum": 0}]},
-                                        "calibration_samples": {"type": "integer", "minimum": 1}}},
+                                        "calibration_samples": {"type": "integer", "minimum": 1,
+                                                                "maximum": 10_000_000}}},
     },
     "not": {"required": ["hidden", "layers"]},
 }
@@ -78,20 +89,13 @@ _NEURON_DEFAULTS = {"model": "lif", "v_decay": [7, 3], "threshold": 1}
 
 
 def load_config(config: str | Path | dict) -> dict:
-    """Parse (YAML or JSON, safely) and validate a training config."""
-    if isinstance(config, dict):
-        doc = config
-    else:
-        p = Path(config)
-        try:
-            doc = yaml.safe_load(p.read_text())
-        except OSError as e:
-            raise VerisnnError(f"cannot read: {e.strerror}", str(p)) from None
-        except yaml.YAMLError as e:
-            raise VerisnnError(f"not valid YAML: {str(e).splitlines()[0]}", str(p)) from None
+    """Parse (strict JSON for ``.json``, else strict YAML: :mod:`verisnn.documents`) and
+    validate a training config."""
+    doc = config if isinstance(config, dict) else load_document(config, MAX_CONFIG_BYTES, VerisnnError,
+                                                                  "training config")
     if not isinstance(doc, dict):
         raise VerisnnError("a config is a mapping of keys to values", "config")
-    first_schema_error(jsonschema.Draft202012Validator(CONFIG_SCHEMA), doc, VerisnnError, "config")
+    first_schema_error(StrictValidator(CONFIG_SCHEMA), doc, VerisnnError, "config")
     return doc
 
 
@@ -165,12 +169,15 @@ def run_training(config: str | Path | dict, out_dir: str | Path, *, epochs: int 
         cfg["seed"] = seed
     if epochs is not None:
         cfg["training"] = {**cfg.get("training", {}), "epochs": epochs}
+    cfg = load_config(cfg)  # the overrides within the same bounds
     data = _dataset(cfg)
     enc = _encoder(cfg, data)
     specs = architecture(cfg, data.feature_shape, data.n_classes)
     tc = cfg.get("training", {})
     train_cfg = TrainConfig(**{k: (int(v) if k in ("epochs", "batch_size") else float(v)) for k, v in tc.items()},
                             seed=cfg.get("seed", 0))
+    require_memory(training_bytes(specs, cfg["time_steps"], len(data.x_train) + len(data.x_test), train_cfg.batch_size),
+                   f"training the network of config {cfg['name']!r} on its data")
     net = SpikingNetwork(specs, cfg["time_steps"], _readout(cfg), seed=cfg.get("seed", 0))
     x_train, x_test = enc.encode(data.x_train), enc.encode(data.x_test)
     history = train(net, x_train, data.y_train, train_cfg, progress=progress)

@@ -10,7 +10,8 @@ YAML/JSON document (:func:`parse_property`, :func:`load_property`)::
 Documents are checked against a JSON Schema (:func:`schema`), then turned into
 dataclasses that validate themselves; every problem raises :class:`PropertyError`
 naming the key (``region.jitter.shift``). Loading never executes anything: YAML
-is read with a safe loader that also refuses duplicate keys and aliases.
+is read with the strict safe loader of :mod:`verisnn.documents` (no tags, aliases or
+duplicate keys).
 
 The exact sets and predicates are defined in ``docs/properties.md``; the
 functions :func:`region_contains` and :func:`region_size` are their executable
@@ -29,10 +30,10 @@ from typing import Any
 
 import jsonschema
 import numpy as np
-import yaml
 
+from .documents import load_document
 from .errors import InputError, ModelError, VerisnnError
-from .model_format import first_schema_error, parse_json, read_bounded
+from .model_format import first_schema_error
 
 MAX_PROPERTY_BYTES = 1 << 20  # a property is a few lines; anything larger is not one
 HORIZONS = ("bounded", "unbounded")
@@ -632,55 +633,11 @@ def parse_property(doc: Any) -> Property:
                     horizon=doc.get("horizon", "bounded"), name=doc.get("name"))
 
 
-class StrictSafeLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` (no Python tags, so no code execution) that also refuses
-    duplicate keys and aliases (``&a``/``*a``, which can expand exponentially).
-    ``document`` names what is read, in the error messages."""
-
-    document = "a property"
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, f"aliases (*name) are not allowed in {self.document}",
-                                              event.start_mark)
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        seen = []
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice in one object",
-                                                        key_node.start_mark)
-            seen.append(key)  # a list: YAML keys may be unhashable; the schema refuses those later
-        return super().construct_mapping(node, deep=deep)
-
-
-def _parse_yaml(text: bytes) -> Any:
-    try:
-        return yaml.load(text, Loader=StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as e:
-        where = f" at line {e.problem_mark.line + 1}, column {e.problem_mark.column + 1}" if e.problem_mark else ""
-        raise PropertyError(f"not a usable YAML document: {e.problem}{where}") from None
-    except yaml.YAMLError as e:
-        raise PropertyError(f"not a usable YAML document: {e}") from None
-    except RecursionError:
-        raise PropertyError("the property file nests too deeply to be a property") from None
-
-
 def load_property(path: str | Path) -> Property:
     """Read a property from a ``.json`` file (strict JSON) or a YAML file (any other name)."""
     p = Path(path)
-    data = read_bounded(p, MAX_PROPERTY_BYTES, PropertyError, "property")
+    doc = load_document(p, MAX_PROPERTY_BYTES, PropertyError, "property")
     try:
-        if p.suffix.lower() == ".json":
-            try:
-                doc = parse_json(data, what="property")
-            except ModelError as e:
-                raise PropertyError(e.message) from None
-        else:
-            doc = _parse_yaml(data)
         return parse_property(doc)
     except PropertyError as e:
         raise PropertyError(e.message, f"{p.name}: {e.path}" if e.path else p.name) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .errors import VerisnnError
 from .model import Readout
-from .torch_sim import SpikingNetwork
+from .torch_sim import LayerSpec, SpikingNetwork
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,24 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def training_bytes(specs: Sequence[LayerSpec], time_steps: int, samples: int, batch_size: int) -> int:
+    """About the bytes :func:`train` needs for a network of ``specs`` on ``samples``
+    encoded inputs: the parameters with their gradients and Adam's two moments (4 float32
+    copies), the square matrix every layer draws for a recurrent weight, the float32 copy
+    of the inputs and what BPTT keeps of one batch (a few float32 per neuron and step)."""
+    params = drawn = 0
+    for s in specs:
+        if s.kind == "dense":
+            params += s.out_size * s.in_size
+        else:
+            params += s.out_channels * s.input_shape[0] * s.kernel[0] * s.kernel[1]
+        params += s.out_size + (s.out_size ** 2 if s.recurrent else 0)  # thresholds (biases fewer), recurrence
+        drawn += s.out_size ** 2
+    neurons = specs[0].in_size + sum(s.out_size for s in specs)
+    batch = min(batch_size, samples)
+    return 16 * params + 4 * drawn + 5 * samples * time_steps * specs[0].in_size + 32 * batch * time_steps * neurons
 
 
 def logits(readout: Readout, output: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,6 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # synth_ecg.py beside this file
 
@@ -51,6 +50,7 @@ import synth_ecg  # noqa: E402
 import verisnn  # noqa: E402
 from verisnn import hardware  # noqa: E402
 from verisnn.checkpoint import save_checkpoint  # noqa: E402
+from verisnn.documents import load_document  # noqa: E402
 from verisnn.encoders import DeltaEncoder  # noqa: E402
 from verisnn.errors import VerisnnError  # noqa: E402
 from verisnn.model import InputSpec, Model, Readout  # noqa: E402
@@ -97,10 +97,7 @@ CONFIG_SCHEMA = _object({
 
 
 def load_config(path: Path = CONFIG) -> dict:
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise VerisnnError(f"cannot read the config: {e}", str(path)) from None
+    doc = load_document(path, 1 << 20, VerisnnError, "config")  # strict: no aliases, tags or duplicate keys
     if not isinstance(doc, dict):
         raise VerisnnError("a config is a mapping of keys to values", str(path))
     first_schema_error(jsonschema.Draft202012Validator(CONFIG_SCHEMA), doc, VerisnnError, "config")

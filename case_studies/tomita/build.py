@@ -62,13 +62,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # grammars.py beside this file
 
 from grammars import DFA, GRAMMARS, LETTERS, OUTPUTS, prefix_machine  # noqa: E402
 
 from verisnn.automaton import Alphabet, MealyMachine, build_automaton, replay, save_machine  # noqa: E402
+from verisnn.documents import load_document  # noqa: E402
 from verisnn.errors import VerisnnError  # noqa: E402
 from verisnn.model import InputSpec, Model, Neuron, Readout  # noqa: E402
 from verisnn.model_format import neuron_from_dict, save_model  # noqa: E402
@@ -84,7 +84,7 @@ CONFIG = Path(__file__).with_name("config.yaml")
 
 
 def load_config(path: Path = CONFIG) -> dict:
-    return yaml.safe_load(path.read_text())
+    return load_document(path, 1 << 20, VerisnnError, "config")  # strict: no aliases, tags or duplicate keys
 
 
 def grammar_config(config: dict, k: int) -> dict:

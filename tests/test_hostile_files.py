@@ -1,0 +1,260 @@
+"""Hostile files and arguments (issue 14, items 5, 6 and 10): every user file is read by
+the one strict reader of :mod:`verisnn.documents`, sizes are bounded before anything is
+allocated, names that become paths stay in their folder, and every message names the
+argument, key or node and stays short."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from verisnn import cli
+from verisnn.documents import (MAX_DEPTH, StrictValidator, clip, load_document, parse_json, parse_yaml,
+                               read_bounded)
+from verisnn.errors import InputError
+from verisnn.model_format import save_model
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_cli import RASTER, tiny_model  # noqa: E402
+
+# A billion-laughs document: 9^4 copies of "lol" behind 40 lines of aliases.
+LAUGHS = """name: x
+dataset: iris
+time_steps: 4
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+hidden: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+"""
+
+
+def run_json(capsys, *argv) -> tuple[int, dict]:
+    code = cli.main([str(a) for a in argv] + ["--json"])
+    out, _ = capsys.readouterr()
+    assert out.count("\n") == 1, out[:300]
+    return code, json.loads(out)
+
+
+# ----------------------------------------------------------------------------- the strict reader
+
+
+@pytest.mark.parametrize("text, problem", [
+    (b"a: &x [1, 2]\nb: *x\n", "aliases"),
+    (b"a: 1\nb: 2\na: 3\n", "key 'a' appears twice"),
+    (b"a: \xff\xfe\n", "unacceptable character"),
+    (b"[" * 5000 + b"]" * 5000, f"deeper than {MAX_DEPTH} levels"),
+    (b"n: " + b"9" * 5000 + b"\n", "4300 digits"),
+    (b"!!python/object/apply:os.system ['true']\n", "could not determine a constructor"),
+    (b"x: !!binary aGVsbG8=\n", "makes no JSON value"),
+    (b"x: !!set {a, b}\n", "makes no JSON value"),
+])
+def test_yaml_refusals_name_the_problem_and_the_place(text, problem):
+    with pytest.raises(InputError, match=problem) as err:
+        parse_yaml(text, "config", InputError, "CONFIG")
+    assert err.value.path == "CONFIG" and len(str(err.value)) < 300
+
+
+def test_yaml_keeps_plain_values_and_reads_a_bare_date_as_text():
+    assert parse_yaml(b"name: 2024-01-01\nn: [1, 2.5, null, true]\n") == {"name": "2024-01-01",
+                                                                       "n": [1, 2.5, None, True]}
+
+
+@pytest.mark.parametrize("text, problem", [
+    (b'{"a": 1, "a": 2}', "appears twice"), (b"[" * 100_000, "nests too deeply"), (b"\xff", "not UTF-8"),
+    (b"[NaN]", "NaN"), (b"1" * 5000, "4300 digits"), (b"{", "not valid JSON"),
+])
+def test_json_refusals_use_the_callers_error_class(text, problem):
+    with pytest.raises(InputError, match=problem):
+        parse_json(text, "config", InputError)
+
+
+def test_a_duplicate_key_of_a_megabyte_is_quoted_clipped():
+    key = "k" * 1_000_000
+    with pytest.raises(InputError) as err:
+        parse_json(json.dumps({key: 1, **{}}).replace("}", f', "{key}": 2}}').encode(), "x", InputError)
+    assert len(str(err.value)) < 300
+    assert clip("a" * 50 + "b" * 50, 20) == "aaaaaaaaaaaaaaa...(80 characters left out)...bbbbb"
+
+
+def test_load_document_picks_json_by_suffix_and_names_the_file(tmp_path):
+    (tmp_path / "c.json").write_text('{"a": 1, "a": 1}')
+    (tmp_path / "c.yaml").write_text('{"a": 1}')
+    with pytest.raises(InputError, match="appears twice") as err:
+        load_document(tmp_path / "c.json", 1 << 10, InputError, "config")
+    assert err.value.path == "c.json"
+    assert load_document(tmp_path / "c.yaml", 1 << 10, InputError, "config") == {"a": 1}
+    with pytest.raises(InputError, match="larger than the 8 bytes"):
+        read_bounded(tmp_path / "c.json", 8, InputError, "config")
+
+
+def test_schema_integers_are_json_integers():
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    assert list(StrictValidator(schema).iter_errors({"n": 5.0}))
+    assert not list(StrictValidator(schema).iter_errors({"n": 5}))
+
+
+# ----------------------------------------------------------------------------- train's config (item 5)
+
+
+@pytest.mark.parametrize("content, problem", [
+    (LAUGHS.encode(), "aliases"),
+    (b"name: x\nname: y\ndataset: iris\ntime_steps: 4\n", "'name' appears twice"),
+    (b"name: \xff\xfe\ndataset: iris\ntime_steps: 4\n", "unacceptable character"),
+    (b"[" * 5000 + b"]" * 5000, "nests deeper"),
+    (b"name: x\ndataset: iris\ntime_steps: 4\nhidden: [1000000000]\n", "hidden\\[0\\]: 1000000000 is greater"),
+    (b"name: x\ndataset: iris\ntime_steps: 4\nhidden: [5.0]\n", "hidden\\[0\\]: 5.0 is not of type 'integer'"),
+    (b"name: x\ndataset: iris\ntime_steps: 4\ntraining: {epochs: 1.0e+300}\n", "training.epochs"),
+    (b"name: x\ndataset: iris\ntime_steps: 4\ntraining: {batch_size: 10000000}\n", "training.batch_size"),
+    (b"name: x\ndataset: iris\ntime_steps: 4\nseed: 100000000000000000000\n", "config.seed"),
+    (b'{"name": "x", "name": "y", "dataset": "iris", "time_steps": 4}', "'name' appears twice"),
+])
+def test_train_refuses_a_hostile_config_with_exit_2(tmp_path, capsys, content, problem):
+    config = tmp_path / ("c.json" if content.startswith(b"{") else "c.yaml")
+    config.write_bytes(content)
+    code, answer = run_json(capsys, "train", config, "--out", tmp_path / "out")
+    assert code == 2, answer
+    assert answer["kind"] == "bad_input"
+    assert problem.replace("\\", "") in answer["error"] or __import__("re").search(problem, answer["error"])
+    assert len(answer["error"]) < 400
+    assert not (tmp_path / "out" / "float.pt").exists()
+
+
+def test_train_budgets_the_network_before_allocating_it(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\ndataset: iris\ntime_steps: 4\nhidden: [200000]\n")  # 200000^2 floats: 160 GB
+    code, answer = run_json(capsys, "train", config, "--out", tmp_path / "out")
+    assert code == 2 and "memory budget" in answer["error"] and "VERISNN_MEMORY_BUDGET" in answer["error"]
+
+
+def test_train_overrides_stay_within_the_config_bounds(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\ndataset: iris\ntime_steps: 4\nhidden: [2]\n")
+    code, answer = run_json(capsys, "train", config, "--out", tmp_path / "out", "--seed", "-1")
+    assert code == 2 and "config.seed" in answer["error"]
+
+
+def test_a_config_value_quoted_in_a_schema_error_is_clipped(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: " + "x" * 500_000 + "\ndataset: iris\ntime_steps: 4\n")  # 'xxx...' is too long
+    code, answer = run_json(capsys, "train", config, "--out", tmp_path / "out")
+    assert code == 2 and "too long" in answer["error"] and len(answer["error"]) < 400
+
+
+@pytest.mark.parametrize("kind", ["property", "profile", "campaign"])
+def test_every_yaml_loader_refuses_aliases(tmp_path, kind):
+    from verisnn.campaign import load_config
+    from verisnn.hardware import load_profile
+    from verisnn.properties import load_property
+
+    path = tmp_path / "f.yaml"
+    path.write_text("a: &a [1, 2]\nname: x\nb: *a\n")
+    load = {"property": load_property, "profile": load_profile, "campaign": load_config}[kind]
+    with pytest.raises(InputError if kind != "property" else Exception, match="aliases"):
+        load(path)
+
+
+def test_case_study_configs_read_through_the_strict_reader():
+    for study in ("ecg", "tomita"):
+        text = (Path(__file__).parents[1] / "case_studies" / study / "build.py").read_text()
+        assert "yaml.safe_load" not in text and "load_document" in text
+
+
+# ----------------------------------------------------------------------------- arguments (item 10)
+
+
+@pytest.fixture
+def tiny(tmp_path) -> dict[str, Path]:
+    paths = {"model": tmp_path / "tiny.snn.json", "raster": tmp_path / "r.npy", "data": tmp_path / "data.npy",
+             "prop": tmp_path / "p.yaml"}
+    save_model(tiny_model(), paths["model"])
+    np.save(paths["raster"], RASTER)
+    np.save(paths["data"], np.stack([RASTER] * 10))
+    paths["prop"].write_text("{region: {flips: 1}, condition: robust}\n")
+    return paths
+
+
+def test_an_unknown_solver_is_refused_naming_solver(tiny, capsys):
+    code, answer = run_json(capsys, "verify", tiny["model"], "--input", tiny["raster"], "--property", tiny["prop"],
+                            "--solver", "bogus")
+    assert code == 2 and answer["error"].startswith("--solver: unknown solver 'bogus'")
+
+
+def test_float_labels_are_refused(tiny, tmp_path, capsys):
+    np.save(tmp_path / "y.npy", np.arange(10) * 0.5)
+    code, answer = run_json(capsys, "extract", "tree", tiny["model"], "--data", tiny["data"], "--labels",
+                            tmp_path / "y.npy", "--out", tmp_path / "o")
+    assert code == 2 and answer["error"] == "--labels: expected integer class labels, got dtype float64"
+
+
+@pytest.mark.parametrize("arg", ["--data", "--eval"])
+def test_rasters_that_do_not_fit_name_their_argument(tiny, tmp_path, capsys, arg):
+    np.save(tmp_path / "bad.npy", np.zeros((2, 3, 3), dtype=np.int8))
+    data = tmp_path / "bad.npy" if arg == "--data" else tiny["data"]
+    extra = ["--eval", tmp_path / "bad.npy"] if arg == "--eval" else []
+    code, answer = run_json(capsys, "extract", "tree", tiny["model"], "--data", data, *extra, "--out", tmp_path / "o")
+    assert code == 2 and answer["error"].startswith(f"{arg}: raster has T=3, n=3")
+
+
+@pytest.mark.parametrize("region, problem", [("{flops: 2}", "flops"), ("[1", "not a usable YAML document"),
+                                             ("{jitter: {shift: 1, spikes: 2}}", "not jitter")])
+def test_cost_region_errors_name_region(tiny, capsys, region, problem):
+    code, answer = run_json(capsys, "cost", tiny["model"], "--input", tiny["raster"], "--profile", "loihi",
+                            "--worst-case", "spikes", "--region", region)
+    assert code == 2 and answer["error"].startswith("--region") and problem in answer["error"]
+
+
+@pytest.fixture
+def graph(tmp_path) -> Path:
+    """A NIR file of the tiny model whose metadata names it with 10,000 characters."""
+    import dataclasses
+
+    from verisnn import nir_io
+
+    model = dataclasses.replace(tiny_model(), name="n" * 10_000)
+    path = tmp_path / "tiny.nir"
+    nir_io.write_nir(nir_io.export_nir(model, dt=1e-3, scale=1.0, allow_lossy=True).graph, path)
+    return path
+
+
+def test_import_nir_shortens_a_name_the_model_format_refuses(graph, tmp_path, capsys):
+    from verisnn.model_format import load_model, schema
+
+    out = tmp_path / "m.snn.json"
+    code, answer = run_json(capsys, "import-nir", graph, "--dt", "0.001", "--scale", "1", "--time-steps", "4",
+                            "--out", out)
+    assert code == 0, answer
+    limit = schema()["properties"]["name"]["maxLength"]
+    assert load_model(out).name == "n" * limit  # the written model loads
+    assert any("shortened" in c for c in answer["conventions"])
+
+
+@pytest.mark.parametrize("argv, arg", [(["--v-bits", "999"], "--v-bits"), (["--v-bits", "1"], "--v-bits"),
+                                       (["--decay-shift", "99"], "--decay-shift"),
+                                       (["--scale", "1e300"], "--scale")])
+def test_import_nir_arguments_are_checked_even_with_metadata(graph, tmp_path, capsys, argv, arg):
+    base = {"--dt": "0.001", "--scale": "1", "--time-steps": "4"}
+    base.update(dict(zip(argv[::2], argv[1::2])))
+    code, answer = run_json(capsys, "import-nir", graph, *[x for kv in base.items() for x in kv],
+                            "--out", tmp_path / "m.snn.json")
+    assert code == 2 and arg in answer["error"], answer
+    assert not (tmp_path / "m.snn.json").exists()
+
+
+def test_a_malformed_nir_node_is_named(tmp_path):
+    import nir
+
+    from verisnn.errors import NIRError
+    from verisnn.nir_io import import_nir
+
+    graph = nir.NIRGraph(nodes={"input": nir.Input(np.array([2])),
+                                "lin": nir.Linear(weight=np.array([[1e70, 0.0], [0.0, 1.0]])),
+                                "lif": nir.IF(r=np.ones(2) * 1e3, v_threshold=np.ones(2)),
+                                "output": nir.Output(np.array([2]))},
+                         edges=[("input", "lin"), ("lin", "lif"), ("lif", "output")])
+    with pytest.raises(NIRError, match="exceeds 2\\^62") as err:
+        import_nir(graph, dt=1e-3, scale=1.0, time_steps=4)
+    assert err.value.path == "node 'lif' (IF)"
