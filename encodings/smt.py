@@ -1255,6 +1255,11 @@ class EncodingTimeout(Exception):
 ARITHMETICS = {"lia": IntTerms, "bv": BVTerms}
 
 
+def installed_solvers() -> list[str]:
+    """The names a ``solver`` argument may take: pysmt's installed solvers, then ``z3-native``."""
+    return sorted(Environment().factory.all_solvers()) + [NATIVE_Z3]
+
+
 def make_factory(solver: str = "z3", env: Environment | None = None) -> TermFactory:
     """The term factory of ``solver``: ``z3-native`` builds z3 terms directly; any other
     name is a pysmt solver (``z3``, ``cvc5``)."""

@@ -264,8 +264,8 @@ class TreeRules(BaseEstimator):
         t0 = time.perf_counter()
         model = self.model
         x, _ = check_raster(model, X)
-        if y is not None and np.shape(y) != (len(x),):
-            raise InputError(f"expected {len(x)} labels, got shape {list(np.shape(y))}", "labels")
+        if y is not None:
+            class_labels(y, len(x))
         rng = np.random.default_rng(self.seed)
         pert = self.perturbation()
         cands = candidate_features(model, self.features, self.windows)
@@ -446,6 +446,25 @@ def _summary(f: Fidelity) -> dict:
     return {"value": f.value, "ci": list(f.ci), "n": f.n, "distribution": f.distribution}
 
 
+def class_labels(labels: Any, n: int) -> np.ndarray:
+    """``labels`` as ``n`` integer class labels (``labels`` names them in errors): a float
+    label such as 2.5 names no class, so it is refused rather than compared."""
+    y = np.asarray(labels)
+    if y.dtype.kind not in "iu":
+        raise InputError(f"expected integer class labels, got dtype {y.dtype}", "labels")
+    if y.shape != (n,):
+        raise InputError(f"expected {n} labels, got shape {list(y.shape)}", "labels")
+    return y
+
+
+def _rasters(model: Model, x: Any, name: str) -> np.ndarray:
+    """``check_raster`` with errors naming the argument (``X``, ``eval_X``)."""
+    try:
+        return check_raster(model, x)[0]
+    except InputError as e:
+        raise InputError(e.message, name) from None
+
+
 def run_tree_extraction(model: Model, X: Any, labels: Any = None, eval_X: Any = None, *, max_rules: int = 40,
                         features: str = "counts", windows: Any = 2, profile: str = "loihi", seed: int = 0,
                         split: str = "rasters", heldout: float = 0.3, n_eval: int = 20000,
@@ -463,7 +482,7 @@ def run_tree_extraction(model: Model, X: Any, labels: Any = None, eval_X: Any = 
     With ``eval_X``, fidelity is also measured on those rasters as given. The latency
     annotation uses the held-out rasters (all of ``X`` for ``draws``). ``labels`` (dataset
     labels of ``X``) give ``network_accuracy`` / ``rules_accuracy`` on those same rasters."""
-    x, _ = check_raster(model, X)
+    x = _rasters(model, X, "X")
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r} (allowed: {', '.join(SPLITS)})", "split")
     if split == "rasters":
@@ -489,14 +508,12 @@ def run_tree_extraction(model: Model, X: Any, labels: Any = None, eval_X: Any = 
                 "params": {k: v for k, v in est.get_params().items() if k != "model"}}}
     result: dict[str, Any] = {"fidelity": _summary(fid)}
     if eval_X is not None:
-        ex, _ = check_raster(model, eval_X)
+        ex = _rasters(model, eval_X, "eval_X")
         efid = est.fidelity(ex, f"evaluation inputs as given ({len(ex)} rasters)")
         result["eval_fidelity"] = _summary(efid)
         info["eval_fidelity"] = efid.to_json()
     if labels is not None:
-        y = np.asarray(labels)
-        if y.shape != (len(x),):
-            raise InputError(f"expected {len(x)} labels, got shape {list(y.shape)}", "labels")
+        y = class_labels(labels, len(x))
         result["network_accuracy"] = float((network_decisions(model, held) == y[held_idx]).mean())
         result["rules_accuracy"] = float((ruleset.decide(model, held) == y[held_idx]).mean())
     ruleset = RuleSet(ruleset.features, ruleset.rules, ruleset.default, ruleset.model_sha256, ruleset.time_steps,

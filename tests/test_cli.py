@@ -522,7 +522,7 @@ def test_nir_bad_input(capsys, files, tmp_path):
     assert_bad_input(capsys, "import-nir", graph, *common, "--time-steps", 5,
                      "--out", tmp_path / "no-such-folder" / "m.snn.json", naming="--out")
     assert_bad_input(capsys, "import-nir", graph, *common, "--time-steps", 5, "--decay-shift", 99,
-                     "--out", tmp_path / "m.snn.json", naming="decay_shift")
+                     "--out", tmp_path / "m.snn.json", naming="--decay-shift")
     # Subtractive reset has no NIR equivalent: refused unless --allow-lossy, which records it.
     assert_bad_input(capsys, "export-nir", files["model"], *common, "--out", tmp_path / "t.nir",
                      naming="--allow-lossy")

@@ -34,6 +34,7 @@ from typing import Any, Callable, NoReturn, Sequence
 import numpy as np
 
 from . import __version__
+from .documents import parse_yaml
 from .errors import InputError, VerisnnError
 from .limits import require_memory
 
@@ -313,14 +314,24 @@ def cmd_info(args) -> tuple[dict, str]:
 # ----------------------------------------------------------------------------- NIR
 
 
+_IMPORT_NIR_ARGS = {"dt": "--dt", "scale": "--scale", "time_steps": "--time-steps", "decay_shift": "--decay-shift",
+                    "v_bits": "--v-bits"}
+
+
 def cmd_import_nir(args) -> tuple[dict, str]:
     from . import nir_io
     from .model_format import save_model
 
     existing_file(args.graph, "GRAPH")
     out = output_path(args.out)
-    imported = nir_io.import_nir(args.graph, dt=args.dt, scale=args.scale, time_steps=args.time_steps,
-                                 decay_shift=args.decay_shift, v_bits=args.v_bits)
+    try:
+        imported = nir_io.import_nir(args.graph, dt=args.dt, scale=args.scale, time_steps=args.time_steps,
+                                     decay_shift=args.decay_shift, v_bits=args.v_bits)
+    except VerisnnError as e:  # name the argument, not the function's parameter
+        arg = _IMPORT_NIR_ARGS.get(e.path or "")
+        if arg is None and "scale" in e.message:
+            raise type(e)(f"{e.message} [command line: --scale]", e.path) from None
+        raise type(e)(e.message, arg or e.path) from None
     with writing("--out"):
         digest = save_model(imported.model, out)
     conventions = jsonable(imported.conventions)
@@ -403,6 +414,12 @@ def cmd_verify(args) -> tuple[dict, str]:
     from .unbounded import METHODS as UNBOUNDED_METHODS
     from .verify import METHODS
 
+    if args.solver != "z3":  # z3, the default, is a dependency; any other name is checked before any work
+        from .encodings.smt import installed_solvers
+
+        if args.solver not in installed_solvers():
+            raise UsageError(f"unknown solver {args.solver!r}; installed: {', '.join(installed_solvers())}",
+                             "--solver")
     model = load_model_arg(args.model)
     prop = load_property(existing_file(args.property, "--property"))
     unbounded = prop.horizon == "unbounded"
@@ -582,10 +599,9 @@ def cmd_audit(args) -> tuple[dict, str]:
 def _region_arg(text: str, field: str) -> dict:
     """A region given on the command line, in the property-file form ('{flips: 1}')."""
     from .extractors.certify import parse_region
-    from .properties import _parse_yaml
 
     try:
-        return parse_region(_parse_yaml(text.encode())).to_dict()
+        return parse_region(parse_yaml(text.encode(), "region", InputError, field)).to_dict()
     except VerisnnError as e:
         raise InputError(e.message, field) from None
 
@@ -725,7 +741,7 @@ _COST_UNITS = {"latency_us": " us", "energy_uj": " uJ", "synops": " synops", "sp
 
 def _cost_worst_case(args, model, raster, profile, placement):
     """The worst case of ``--worst-case QUANTITY`` over ``--region`` or ``--property``'s region."""
-    from .properties import _parse_yaml, load_property
+    from .properties import load_property
     from .worst_case import worst_case
 
     if (args.region is None) == (args.property is None):
@@ -733,12 +749,16 @@ def _cost_worst_case(args, model, raster, profile, placement):
     if args.property is not None:
         region = load_property(existing_file(args.property, "--property")).region
     else:
-        region = _parse_yaml(args.region.encode())  # the file form: '{flips: 2}', 'any'
+        region = parse_yaml(args.region.encode(), "region", UsageError, "--region")  # the file form: '{flips: 2}'
     try:
         return worst_case(model, raster, region, args.worst_case, profile, args.timeout, placement=placement)
     except InputError as e:
         if e.path == "input":  # a batch, or a raster that does not fit the model
             raise InputError(e.message, f"--input {args.input}") from None
+        raise
+    except VerisnnError as e:
+        if args.region is not None and (e.path or "").startswith("region"):
+            raise UsageError(e.message, f"--region {e.path}") from None
         raise
 
 

@@ -32,9 +32,11 @@ import h5py
 import nir
 import numpy as np
 
+from .documents import clip, parse_json
 from .errors import ModelError, NIRError
-from .model import (MAX_DECAY_SHIFT, ROUNDINGS, Conv2d, Dense, InputSpec, Model, Neuron, Readout,
+from .model import (MAX_DECAY_SHIFT, MAX_V_BITS, ROUNDINGS, Conv2d, Dense, InputSpec, Model, Neuron, Readout,
                     conv_output_hw)
+from .model_format import schema as model_schema
 
 META_KEY = "verisnn"  # node / graph metadata entry holding a JSON object written by export_nir
 SYNAPSE_TYPES = ("Affine", "Linear", "Conv2d")
@@ -171,8 +173,8 @@ def _meta(node: Any, where: str) -> dict:
     raw = md[META_KEY]
     raw = raw.decode("utf8", "replace") if isinstance(raw, bytes) else raw
     try:
-        doc = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
+        doc = parse_json(raw, "metadata", NIRError) if isinstance(raw, str) else None
+    except NIRError:
         doc = None
     if not isinstance(doc, dict):
         raise NIRError(f"metadata[{META_KEY!r}] is not a JSON object", where)
@@ -605,8 +607,9 @@ def import_nir(source: str | Path | nir.NIRGraph, *, dt: float, scale: float, ti
         raise NIRError(f"must be an integer in [0, {MAX_DECAY_SHIFT}], got {decay_shift!r}", "decay_shift")
     if rounding not in ROUNDINGS:
         raise NIRError(f"must be one of {', '.join(map(repr, ROUNDINGS))}, got {rounding!r}", "rounding")
-    if not isinstance(v_bits, int) or isinstance(v_bits, bool):
-        raise NIRError(f"must be an integer, got {v_bits!r}", "v_bits")
+    if not isinstance(v_bits, int) or isinstance(v_bits, bool) or not 2 <= v_bits <= MAX_V_BITS:
+        # checked even when the graph's metadata gives the widths: a bad argument is never silently ignored
+        raise NIRError(f"must be an integer in [2, {MAX_V_BITS}], got {v_bits!r}", "v_bits")
 
     order = _chain(graph)
     gmeta = _meta(graph, "graph")
@@ -661,7 +664,10 @@ def import_nir(source: str | Path | nir.NIRGraph, *, dt: float, scale: float, ti
         elif kind in NEURON_TYPES:
             if syn is None:
                 raise NIRError("has no synapse node (Affine, Linear or Conv2d) before it", where)
-            layers.append(imp.layer(node_name, node, syn, shape, delay, len(layers)))
+            try:
+                layers.append(imp.layer(node_name, node, syn, shape, delay, len(layers)))
+            except NIRError as e:
+                raise NIRError(e.message, e.path or where) from None  # every problem of a node names it
             syn, delay, last_neuron = None, 0, node_name
         else:
             raise NIRError(f"is a {kind} node, which verisnn cannot import (supported: Input, Output, "
@@ -690,8 +696,14 @@ def import_nir(source: str | Path | nir.NIRGraph, *, dt: float, scale: float, ti
             spec = InputSpec(size=spec.size, shape=mi.get("shape", spec.shape), encoding=mi.get("encoding"))
         except (ModelError, TypeError) as e:
             raise NIRError(f"metadata input does not fit the Input node: {e}", "graph") from None
+    max_name = model_schema()["properties"]["name"]["maxLength"]
     if name is None:
         name = gmeta.get("name") if isinstance(gmeta.get("name"), str) else Path(origin).stem if origin else "nir_model"
+        if len(name) > max_name:  # a name the model format refuses would make a model verisnn cannot load
+            notes.append(f"the graph's name ({len(name):,} characters) shortened to the model format's {max_name}")
+            name = name[:max_name]
+    elif not isinstance(name, str) or len(name) > max_name:
+        raise NIRError(f"must be a text of at most {max_name} characters, got {clip(repr(name), 80)}", "name")
 
     notes.append("spike test: NIR fires when v > v_threshold; with x = v_threshold·scale and an integer "
                  "membrane u, u > x ⇔ u > floor(x), so fire_when '>' with threshold floor(x) compares exactly "
