@@ -258,3 +258,26 @@ def test_a_malformed_nir_node_is_named(tmp_path):
     with pytest.raises(NIRError, match="exceeds 2\\^62") as err:
         import_nir(graph, dt=1e-3, scale=1.0, time_steps=4)
     assert err.value.path == "node 'lif' (IF)"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    from verisnn.pipeline import run_training
+
+    out = tmp_path_factory.mktemp("train")
+    return Path(run_training({"name": "x", "dataset": "iris", "time_steps": 4, "hidden": [3],
+                              "training": {"epochs": 1}}, out, progress=False)["checkpoint"])
+
+
+@pytest.mark.parametrize("scale, problem", [("1e300", "exceeds 2^53"), ("1e10", "layers[0].neuron.threshold")])
+def test_quantize_scale_errors_name_scale(checkpoint, tmp_path, capsys, scale, problem):
+    code, answer = run_json(capsys, "quantize", checkpoint, "--out", tmp_path / "m.snn.json", "--scale", scale)
+    assert code == 2 and answer["error"].startswith("--scale: ") and problem in answer["error"], answer
+
+
+def test_quantize_data_that_do_not_fit_name_data(checkpoint, tmp_path, capsys):
+    data = tmp_path / "d.npz"
+    np.savez(data, x_train=np.random.rand(3, 7), y_train=np.arange(3), x_test=np.random.rand(3, 7),
+             y_test=np.arange(3))
+    code, answer = run_json(capsys, "quantize", checkpoint, "--out", tmp_path / "m.snn.json", "--data", data)
+    assert code == 2 and answer["error"].startswith(f"--data {data}: 7 features per sample"), answer

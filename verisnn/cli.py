@@ -402,8 +402,15 @@ def cmd_quantize(args) -> tuple[dict, str]:
     if args.data is not None:
         existing_file(args.data, "--data")
     output_path(args.out)
-    result = jsonable(pipeline.run_quantize(args.checkpoint, args.out, scale=args.scale, data=args.data,
-                                            progress=not args.json))
+    try:
+        result = jsonable(pipeline.run_quantize(args.checkpoint, args.out, scale=args.scale, data=args.data,
+                                                progress=not args.json))
+    except VerisnnError as e:
+        if e.path == "scale" and args.scale is not None:
+            raise type(e)(e.message, "--scale") from None
+        if args.data is not None and (e.path or "").startswith(args.data):
+            raise type(e)(e.message, f"--data {e.path}") from None
+        raise
     return result, _summary_lines(result)
 
 

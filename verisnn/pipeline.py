@@ -20,6 +20,7 @@ Every key is checked against a JSON Schema; a bad config names the key.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -208,6 +209,10 @@ def run_quantize(checkpoint: str | Path, out: str | Path, *, scale: float | None
         raise VerisnnError("the checkpoint names no data set: give --data", str(checkpoint))
     enc = encoder_from_spec(meta["encoding"])
     x_train, x_test = enc.encode(dataset.x_train), enc.encode(dataset.x_test)
+    if x_train.shape[-1] != net.specs[0].in_size:
+        raise VerisnnError(f"{math.prod(dataset.feature_shape)} features per sample make {x_train.shape[-1]} input "
+                           f"channels; the checkpoint's network takes {net.specs[0].in_size}",
+                           str(data) if data is not None else "dataset")
     qcfg = cfg.get("quantization", {})
     if scale is None and qcfg.get("scale", "auto") != "auto":
         scale = float(qcfg["scale"])

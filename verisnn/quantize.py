@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import VerisnnError
+from .errors import ModelError, VerisnnError
 from .model import Conv2d, Dense, InputSpec, Model
 from .simulator import simulate
 from .torch_sim import SpikingNetwork
@@ -28,7 +28,10 @@ DEFAULT_SCALES = (4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 
 
 def _round(x) -> np.ndarray:
-    return np.rint(np.asarray(x.detach().cpu().double().numpy())).astype(np.int64)
+    a = np.rint(np.asarray(x.detach().cpu().double().numpy()))
+    if a.size and not np.abs(a).max() < 2.0 ** 53:  # beyond it int64 conversion is no longer exact (or defined)
+        raise VerisnnError("a scaled parameter exceeds 2^53: the scale is far too large", "scale")
+    return a.astype(np.int64)
 
 
 def _scalar_or_list(a: np.ndarray):
@@ -38,8 +41,8 @@ def _scalar_or_list(a: np.ndarray):
 def to_model(net: SpikingNetwork, scale: float, *, input_spec: InputSpec, name: str = "model",
              provenance: dict | None = None) -> Model:
     """The integer model of ``net`` at ``scale`` (weights, biases, thresholds × scale, rounded)."""
-    if not scale > 0:
-        raise VerisnnError(f"must be > 0, got {scale!r}", "scale")
+    if not 0 < scale < float("inf"):
+        raise VerisnnError(f"must be a finite number > 0, got {scale!r}", "scale")
     layers = []
     for k, spec in enumerate(net.specs):
         w = _round(net.weight[k] * scale)
@@ -50,12 +53,15 @@ def to_model(net: SpikingNetwork, scale: float, *, input_spec: InputSpec, name: 
         if n.fires:
             th = np.maximum(_round(net.thresholds()[k] * scale), 1)
             threshold = _scalar_or_list(th)
-        neuron = dataclasses.replace(n, threshold=threshold)
-        if spec.kind == "dense":
-            layers.append(Dense(weight=w, bias=b, neuron=neuron, delay=spec.delay, recurrent=rec))
-        else:
-            layers.append(Conv2d(weight=w, bias=b, input_shape=spec.input_shape, stride=spec.stride,
-                                 padding=spec.padding, neuron=neuron, delay=spec.delay, recurrent=rec))
+        try:
+            neuron = dataclasses.replace(n, threshold=threshold)
+            if spec.kind == "dense":
+                layers.append(Dense(weight=w, bias=b, neuron=neuron, delay=spec.delay, recurrent=rec))
+            else:
+                layers.append(Conv2d(weight=w, bias=b, input_shape=spec.input_shape, stride=spec.stride,
+                                     padding=spec.padding, neuron=neuron, delay=spec.delay, recurrent=rec))
+        except ModelError as e:  # the integers do not fit the model format: the scale's doing
+            raise VerisnnError(f"at scale {scale:g}, layers[{k}].{e.path}: {e.message}", "scale") from None
     prov = dict(provenance or {})
     prov["quantization"] = {"scale": float(scale), "rounding": "nearest"}
     return Model(time_steps=net.time_steps, input=input_spec, layers=tuple(layers), readout=net.readout,
