@@ -281,3 +281,113 @@ def test_quantize_data_that_do_not_fit_name_data(checkpoint, tmp_path, capsys):
              y_test=np.arange(3))
     code, answer = run_json(capsys, "quantize", checkpoint, "--out", tmp_path / "m.snn.json", "--data", data)
     assert code == 2 and answer["error"].startswith(f"--data {data}: 7 features per sample"), answer
+
+
+# ----------------------------------------------------------------------------- paths (item 6)
+
+
+@pytest.mark.parametrize("name", ["../../../x", "/tmp/x", ".hidden", "a/b", "", "x" * 101, "-rf", 5])
+def test_unsafe_file_names_are_refused(name):
+    from verisnn.paths import check_name
+
+    with pytest.raises(InputError, match="not a usable file name") as err:
+        check_name(name, "extractions[0].name")
+    assert err.value.path == "extractions[0].name"
+
+
+def test_safe_file_names_pass():
+    from verisnn.paths import check_name
+
+    for name in ("rules", "tree-1", "machine_v2.0", "x" * 100, "_a"):
+        assert check_name(name, "name") == name
+
+
+def test_inside_refuses_escapes_and_links_out(tmp_path):
+    from verisnn.paths import inside
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "link").symlink_to(tmp_path)
+    assert inside(tmp_path / "out", "a/b.json", "f") == (tmp_path / "out" / "a" / "b.json").resolve()
+    for escape in ("../x", "/etc/passwd", "link/x", "a/../../x"):
+        with pytest.raises(InputError, match="lies outside"):
+            inside(tmp_path / "out", escape, "f")
+
+
+@pytest.mark.parametrize("name", ["../../../escaped", "/tmp/escaped-extraction"])
+def test_an_audit_extraction_name_cannot_leave_the_campaign_folder(tmp_path, capsys, name):
+    save_model(tiny_model(), tmp_path / "m.snn.json")
+    np.save(tmp_path / "X.npy", np.stack([RASTER] * 4))
+    config = {"name": "a", "model": "m.snn.json", "inputs": {"file": "X.npy"},
+              "extractions": [{"kind": "tree", "name": name, "max_rules": 2}]}
+    (tmp_path / "audit.yaml").write_text(json.dumps(config))
+    code, answer = run_json(capsys, "audit", tmp_path / "audit.yaml", "--out", tmp_path / "out" / "a" / "b",
+                            "--no-progress")
+    assert code == 2 and "extractions[0].name" in answer["error"] and "not a usable file name" in answer["error"]
+    assert not (tmp_path / "escaped").exists() and not Path("/tmp/escaped-extraction").exists()
+
+
+def test_the_extraction_folder_is_checked_where_it_is_written(tmp_path):
+    """A query that bypasses the config (the Python API) is refused where the folder is made."""
+    from verisnn.audit import _extraction_dir
+    from verisnn.campaign import Query
+
+    query = Query(key="k" * 64, kind="extract", model_path="m", model_sha256="s", method="tree",
+                  extraction={"kind": "tree", "name": "../../escaped"})
+    with pytest.raises(InputError, match="not a usable file name"):
+        _extraction_dir(query, tmp_path / "out")
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_the_report_reads_back_only_files_inside_the_audit_folder(tmp_path):
+    from verisnn.audit import _stored_json
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "secret.json").write_text('{"a": 1}')
+    (tmp_path / "out" / "ok.json").write_text('{"a": 2}')
+    assert _stored_json(tmp_path / "out", "ok.json", "rules") == {"a": 2}
+    for escape in ("../secret.json", str(tmp_path / "secret.json")):
+        with pytest.raises(InputError, match="lies outside"):
+            _stored_json(tmp_path / "out", escape, "rules")
+
+
+def _certificate_naming(tmp_path: Path, model_path: str) -> Path:
+    """A certificate of the tiny model (naming its model by file) in ``tmp_path/bundle/certs``."""
+    from verisnn.certificate import make_certificate, write_certificate
+    from verisnn.properties import load_property
+    from verisnn.verify import verify
+
+    model = tiny_model()
+    prop_file = tmp_path / "p.yaml"
+    prop_file.write_text("{region: {flips: 1}, condition: robust}\n")
+    prop = load_property(prop_file)
+    result = verify(model, RASTER, prop, method="enumerate")
+    path = tmp_path / "bundle" / "certs" / "c.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_certificate(path, make_certificate(model, prop, RASTER, result, model_path=model_path, embed_model=False))
+    return path
+
+
+@pytest.mark.parametrize("where", ["absolute", "relative"])
+def test_the_checker_opens_a_model_file_only_inside_the_bundle(tmp_path, capsys, where):
+    outside = tmp_path / "elsewhere" / "m.snn.json"  # a genuine model, but outside the bundle
+    outside.parent.mkdir()
+    save_model(tiny_model(), outside)
+    cert = _certificate_naming(tmp_path, str(outside) if where == "absolute" else "../../elsewhere/m.snn.json")
+    code, answer = run_json(capsys, "check", cert)
+    assert code == 0 and answer["valid"] is False
+    failure = next(c for c in answer["checks"] if not c["ok"])
+    assert failure["name"] == "model" and "not found inside the bundle" in failure["detail"]
+    # a folder the reviewer names is looked in, by file name
+    code, answer = run_json(capsys, "check", cert, "--models-dir", outside.parent)
+    assert code == 0 and answer["valid"] is True, answer
+    code, answer = run_json(capsys, "check", cert)  # and only for that command
+    assert answer["valid"] is False
+
+
+def test_the_checker_finds_a_model_in_the_certificates_folder_or_the_one_above(tmp_path, capsys):
+    cert = _certificate_naming(tmp_path, "../m.snn.json")
+    save_model(tiny_model(), tmp_path / "bundle" / "m.snn.json")
+    code, answer = run_json(capsys, "check", cert)
+    assert code == 0 and answer["valid"] is True, answer
+    code, answer = run_json(capsys, "check", cert, "--models-dir", tmp_path / "nothing")
+    assert code == 2 and answer["error"].startswith("--models-dir")

@@ -27,9 +27,12 @@ import numpy as np
 from . import __version__
 from .campaign import (CampaignConfig, Query, cached_model, campaign_results, certificate_path, load_config,
                        outcome_from_result, run_campaign, verify_query, write_json_atomic)
+from .documents import parse_json, read_bounded
 from .errors import InputError
 from .model_format import model_hash, model_to_dict
+from .paths import check_name, inside
 
+MAX_EXTRACTION_FILE_BYTES = 256 << 20  # a rules or automaton file the report reads back
 CHECK_TIMEOUT = 120.0  # seconds for each certificate's re-check (a re-solve that runs out: not valid)
 TREE_OPTIONS = ("max_rules", "features", "windows", "split", "heldout", "n_eval", "n_samples", "flips",
                 "fold_default", "seed", "min_leaf_samples", "refine", "refine_max_loss", "refine_max_conditions")
@@ -102,7 +105,7 @@ def _inputs(query: Query) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _extraction_dir(query: Query, out_dir: Path) -> Path:
     name = query.extraction.get("name") or f"{query.extraction['kind']}-{query.key[:12]}"
-    folder = out_dir / "extractions" / name
+    folder = inside(out_dir, Path("extractions") / check_name(name, "extractions.name"), "extractions.name")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -226,16 +229,16 @@ def build_bundle(config: CampaignConfig, rows: list[dict], out: Path) -> dict:
             continue
         result = r["result"]
         if result.get("kind") == "tree":
-            document = json.loads((out / result["rules_file"]).read_text())
+            document = _stored_json(out, result["rules_file"], "rules")
             bundle["rules"] = {"document": document, "fidelity": result["fidelity"],
                                "certified_share": result["certified_share"], "region": result["region"]}
         elif "folder" in result:
             from .automaton import MealyMachine
 
-            learned = out / result["folder"] / "automaton.json"
+            learned = inside(out, Path(result["folder"]) / "automaton.json", "the store's automaton folder")
             machine = None  # a learning that ended unknown has no machine: the report says why
             if result.get("status") == "complete" and learned.is_file():
-                machine = MealyMachine.from_json(json.loads(learned.read_text()))
+                machine = MealyMachine.from_json(_stored_json(out, learned, "automaton"))
             name = r["extraction"].get("name") or "automaton"
             summary = {"status": result.get("status"), "states": result.get("states"),
                        "algorithm": result.get("algorithm"), "oracle": result.get("oracle"),
@@ -248,6 +251,14 @@ def build_bundle(config: CampaignConfig, rows: list[dict], out: Path) -> dict:
     if selected is not None and len(selected):
         bundle["explanations"] = _explanations(model, selected, options)
     return bundle
+
+
+def _stored_json(out: Path, path: str | Path, what: str) -> Any:
+    """A JSON file the store names (a row's rules file or automaton), read only inside the
+    audit folder and within :data:`MAX_EXTRACTION_FILE_BYTES`: a tampered store cannot make
+    the report read any other file."""
+    data = read_bounded(inside(out, path, f"the store's {what} file"), MAX_EXTRACTION_FILE_BYTES, InputError, what)
+    return parse_json(data, what, InputError, str(path))
 
 
 def _counterexamples(config: CampaignConfig, rows: list[dict], limit: int) -> list[dict]:

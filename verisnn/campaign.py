@@ -58,6 +58,7 @@ from .documents import StrictValidator, parse_yaml, read_bounded
 from .errors import InputError, VerisnnError
 from .model import Model
 from .model_format import canonical_json, first_schema_error, load_model, model_hash
+from .paths import check_name
 from .store import Store, now
 
 KEY_FORMAT = "verisnn.campaign-key/1"
@@ -421,8 +422,15 @@ def load_config(source: str | Path | dict) -> CampaignConfig:
 
     # -- extractions
     extractions = []
+    names: dict[str, int] = {}
     for i, item in enumerate(doc.get("extractions", [])):
         spec = dict(item)
+        if "name" in spec:  # the name of the extraction's folder, DIR/extractions/<name>
+            check_name(spec["name"], f"extractions[{i}].name")
+            if spec["name"] in names:
+                raise InputError(f"name {spec['name']!r} already names extractions[{names[spec['name']]}] (one folder "
+                                 f"each)", f"extractions[{i}].name")
+            names[spec["name"]] = i
         if "select" in spec:
             if count is None:
                 raise InputError("select without inputs: give inputs.file", f"extractions[{i}].select")

@@ -17,17 +17,22 @@ than the one that produced it:
 * **claim** — ``falsified``: the witness is replayed on the reference simulator
   (:func:`verisnn.simulator.simulate`, :func:`verisnn.verify.violations`), lies in the
   region and gets the stated decision; ``verified`` by ``smt``: the obligation is re-encoded
-  and must be the same text, then it is re-solved by the *other* solver (cvc5 for z3, z3
-  for cvc5, through pysmt) and must be UNSAT; ``enumerate`` / ``bab`` / ``bounds`` /
+  and must be the same text, then it is re-solved by a solver of the *other* family (cvc5
+  for z3, z3 for cvc5, through pysmt) and by the stated one, and both must say UNSAT;
+  ``enumerate`` / ``bab`` / ``bounds`` /
   ``explore``: the method is re-run and its record must be the same; ``cpsat``: re-decided
   without CP-SAT (enumeration or the branch-and-bound tree, else SMT with z3);
   ``kinduction``: the base and induction queries are rebuilt and solved by cvc5; ``pdr``:
-  the invariant's initiation, consecution and safety are re-checked by cvc5 (plain SMT,
-  not Spacer); ``unknown`` / ``error``: nothing is claimed, the certificate is a record;
+  the invariant is read in a small term grammar (:mod:`verisnn.smt_terms`, never by a
+  solver's command reader) and its initiation, consecution and safety are re-checked by
+  cvc5 (plain SMT, not Spacer); ``unknown`` / ``error``: nothing is claimed, the
+  certificate is a record;
 * **costs** — recomputed hardware costs equal the recorded ones.
 
 The certificate is valid when every check passes. A check that cannot finish (a time
-limit, a solver ``unknown``) fails: a certificate is never called valid unchecked.
+limit, a solver ``unknown``) fails: a certificate is never called valid unchecked. Every
+loop the document drives is bounded by the schema and checks the time limit, and every
+allocation it sizes is checked against the memory budget (:mod:`verisnn.limits`) first.
 """
 
 from __future__ import annotations
@@ -43,12 +48,17 @@ import numpy as np
 from .certificate import (FORMAT, SEMANTICS, load_certificate, plain, read_certificate_json, sha256_text,
                           tool_versions)
 from .errors import InputError, ModelError, VerisnnError
+from .limits import count_text, require_memory
 from .model import Model
 from .model_format import (MAX_FILE_BYTES, canonical_json, model_from_dict, model_hash, parse_json,
                            read_bounded)
+from .monitors import monitor_for
+from .paths import bundle_file
 from .properties import (HARDWARE_CONDITIONS, AnyInput, Deletions, Flips, Insertions, Intensity, Property,
                          check_against_model, parse_property, region_contains, region_size)
 from .simulator import simulate
+from .smt_terms import parse_term
+from .state import StateLayout
 from .verify import BAB_MAX_REGION, raster_sha256, verify, violations
 
 # Checking the certificates of one audit validates the same model document again and
@@ -60,6 +70,8 @@ _FILE_HASHES: dict[tuple, str] = {}  # (file bytes SHA-256, embedded document ha
 _FILE_MODELS: dict[str, tuple[Model, str]] = {}  # file bytes SHA-256 -> (model, normal-form hash)
 ENUMERATE_RECHECK_MAX = 20_000  # cpsat claims on regions this small are re-decided by plain enumeration
 OTHER_SOLVER = {"z3": "cvc5", "z3-native": "cvc5", "cvc5": "z3"}  # re-solve with a solver of another family
+SOLVER_FAMILY = {"z3": "z3", "z3-native": "z3", "cvc5": "cvc5"}
+TERM_BYTES = 500  # memory per z3 term node of a rebuilt query (with its Python wrapper and the solver's copy)
 
 
 @dataclass
@@ -260,7 +272,8 @@ def _check_model_file(m: dict, add: Callable, base: Path | None) -> Model:
     found = _model_file(m["path"], base)
     if found is None:
         raise _Failed("model", f"the certificate names its model by the file {m['path']!r}, which is not found "
-                               f"(relative paths are read from the certificate's folder): nothing to check against")
+                               f"inside the bundle (the certificate's folder and the one above it, or check "
+                               f"--models-dir): nothing to check against")
     try:
         data = read_bounded(found, MAX_FILE_BYTES, ModelError, "model")
         key = hashlib.sha256(data).hexdigest()
@@ -314,14 +327,9 @@ def _read_file_hash(path: Path, data: bytes, document: dict, document_hash: str)
 
 
 def _model_file(path: str | None, base: Path | None) -> Path | None:
-    if path is None:
-        return None
-    p = Path(path)
-    # a relative path is the certificate's own reference first, so a bundle can be moved
-    for candidate in ([p] if p.is_absolute() or base is None else [base / p, p]):
-        if candidate.is_file():
-            return candidate
-    return None
+    # only inside the bundle (the certificate's folder, the one above it, check --models-dir):
+    # an untrusted certificate cannot make the checker open any file of the machine
+    return None if path is None else bundle_file(path, base)
 
 
 def _check_property(doc: dict, model: Model, add: Callable) -> Property:
@@ -377,6 +385,8 @@ def _check_centre(doc: dict, model: Model, prop: Property, add: Callable) -> np.
             raise _Failed("centre", f"the analog centre cannot be encoded: {e}") from None
         if not np.array_equal(encoded, raster):
             raise _Failed("centre", "the centre raster is not the encoding of the analog centre")
+    elif "analog" in c:
+        raise _Failed("centre", "an analog centre (centre.analog) belongs to intensity regions only")
     decision = _decision(model, raster)
     if decision != c["reference_decision"]:
         raise _Failed("centre", f"the reference simulator decides {decision} on the centre, the certificate "
@@ -400,12 +410,15 @@ def _check_verdict(doc: dict, prop: Property, add: Callable) -> None:
                                  f"{needs[verdict]}")
     if verdict in ("unknown", "error") and not doc["reason"]:
         raise _Failed("verdict", f"a {verdict} answer says why (reason)")
+    if verdict in ("verified", "falsified") and doc["reason"] is not None:
+        raise _Failed("verdict", f"a {verdict} answer has no reason (reason is for unknown and error answers)")
+    bounded = prop.horizon != "unbounded"
+    if verdict == "falsified":
+        _check_witness_fields(ev, bounded, isinstance(prop.region, Intensity), doc["centre"])
     if verdict == "verified":
         unbounded_kinds = ("kinduction", "pdr", "explore")
-        if (prop.horizon == "unbounded") != (kind in unbounded_kinds):
+        if bounded == (kind in unbounded_kinds):
             raise _Failed("verdict", f"evidence of kind {kind!r} does not prove a {prop.horizon} property")
-        if doc["method"] not in ("auto", kind):
-            raise _Failed("verdict", f"method {doc['method']!r} with evidence of kind {kind!r}")
         if ev["model_sha256"] != doc["model"]["sha256"]:
             raise _Failed("verdict", f"the evidence names the model {ev['model_sha256']}, the certificate "
                                      f"{doc['model']['sha256']}")
@@ -414,10 +427,33 @@ def _check_verdict(doc: dict, prop: Property, add: Callable) -> None:
                                      f"{doc['property']}")
         if "centre_sha256" in ev and (doc["centre"] is None or ev["centre_sha256"] != doc["centre"]["sha256"]):
             raise _Failed("verdict", "the evidence names another centre than the certificate's")
-        if "reference_decision" in ev and doc["centre"] is not None and \
-                ev["reference_decision"] != doc["centre"]["reference_decision"]:
+        if "reference_decision" in ev and ev["reference_decision"] != doc["centre"]["reference_decision"]:
             raise _Failed("verdict", "the evidence's reference decision is not the centre's")
-    add("verdict", True, f"{verdict} ({doc['method']}) with evidence of kind {kind}")
+        if ("analog_centre" in ev) != isinstance(prop.region, Intensity) or \
+                "analog_centre" in ev and ev["analog_centre"] != doc["centre"].get("analog"):
+            raise _Failed("verdict", "the evidence's analog centre (analog_centre) is not the centre's analog input")
+        bad = _hardware_profile_matches(ev, prop)
+        if bad:
+            raise _Failed("verdict", bad)
+    add("verdict", True, f"{verdict} with evidence of kind {kind}")
+
+
+def _check_witness_fields(ev: dict, bounded: bool, intensity: bool, centre: dict | None) -> None:
+    """The fields of a witness that depend on the property: a bounded one names the
+    centre's reference decision and no violation step, an unbounded one the reverse; only
+    an intensity region's witness has an analog witness."""
+    if bounded:
+        if "violation_step" in ev:
+            raise _Failed("verdict", "a witness of a bounded property has no violation step (violation_step)")
+        if "reference_decision" not in ev or centre is None or ev["reference_decision"] != centre["reference_decision"]:
+            raise _Failed("verdict", "the witness's reference decision is not the centre's")
+    else:
+        if "reference_decision" in ev:
+            raise _Failed("verdict", "a witness of an unbounded property has no reference decision")
+        if "violation_step" not in ev:
+            raise _Failed("verdict", "a witness of an unbounded property names its violation step (violation_step)")
+    if "analog_witness" in ev and not intensity:
+        raise _Failed("verdict", "an analog witness (analog_witness) belongs to intensity regions only")
 
 
 # ---------------------------------------------------------------- the claims
@@ -444,7 +480,7 @@ def _check_witness(doc, model, prop, centre, clock, independent):
     if raster_sha256(w) != ev["witness_sha256"]:
         return False, f"the witness hashes to {raster_sha256(w)}, not the stated {ev['witness_sha256']}"
     if prop.horizon == "unbounded":
-        return _check_unbounded_witness(doc, model, prop, w)
+        return _check_unbounded_witness(doc, model, prop, w, clock)
     if w.shape != centre.shape:
         return False, f"the witness has shape {list(w.shape)}, the centre {list(centre.shape)}"
     if isinstance(prop.region, Intensity):
@@ -486,15 +522,21 @@ def _letters(doc) -> np.ndarray | None:
     return None if doc["letters"] is None else np.asarray(doc["letters"], dtype=np.int8)
 
 
-def _check_unbounded_witness(doc, model, prop, w):
+def _check_unbounded_witness(doc, model, prop, w, clock):
     from .unbounded import replay_unbounded
 
     ev = doc["evidence"]
     if w.ndim != 2 or w.shape[1] != model.input.size:
         return False, f"the witness has shape {list(w.shape)}, not [L, {model.input.size}]"
     letters = _letters(doc)
-    if letters is not None and not (w[:, None, :] == letters[None]).all(axis=2).any(axis=1).all():
-        return False, "the witness uses an input vector outside the allowed letters"
+    if letters is not None:
+        allowed = {row.tobytes() for row in letters}
+        if not all(row.tobytes() in allowed for row in w):
+            return False, "the witness uses an input vector outside the allowed letters"
+    neurons = model.input.size + sum(layer.out_size for layer in model.layers)
+    require_memory(len(w) * neurons * 16, f"replaying the {len(w)}-step witness")
+    if clock.over():
+        return False, "the re-check did not finish within the time limit: not validated"
     step = replay_unbounded(model, prop, w)
     if step is None:
         return False, f"the witness does not violate {prop.condition.to_dict()} on the reference simulator"
@@ -508,7 +550,8 @@ def _region_size_matches(ev: dict, prop: Property, centre: np.ndarray) -> str | 
     if "region_size" not in ev or isinstance(prop.region, Intensity):
         return None
     size = region_size(prop.region, centre)
-    return None if size == ev["region_size"] else f"the region has {size} rasters, the record says {ev['region_size']}"
+    return None if size == ev["region_size"] else \
+        f"the region has {count_text(size)} rasters, the record says {count_text(ev['region_size'])}"
 
 
 def _rerun(doc, model, prop, centre, clock, method: str, **kw):
@@ -529,8 +572,11 @@ def _timed(check: Callable) -> Callable:
 
 
 def _hardware_profile_matches(ev: dict, prop: Property) -> str | None:
+    hardware = isinstance(prop.condition, HARDWARE_CONDITIONS)
     if "hardware_profile" not in ev:
-        return None if not isinstance(prop.condition, HARDWARE_CONDITIONS) else "the record lacks the hardware profile"
+        return None if not hardware else "the record lacks the hardware profile"
+    if not hardware:
+        return "the record has a hardware profile, but the condition is not a hardware one"
     from .hardware import load_profile
 
     now = plain(load_profile(prop.condition.profile).to_dict())
@@ -550,7 +596,7 @@ def _agree(result, what: str) -> tuple[bool, str] | None:
 @_timed
 def _check_enumerate(doc, model, prop, centre, clock, independent):
     ev = doc["evidence"]
-    bad = _region_size_matches(ev, prop, centre) or _hardware_profile_matches(ev, prop)
+    bad = _region_size_matches(ev, prop, centre)
     if bad:
         return False, bad
     r = _rerun(doc, model, prop, centre, clock, "enumerate", max_region=max(int(ev["region_size"]), 1))
@@ -574,7 +620,7 @@ def _also_enumerated(doc, model, prop, centre, clock, size: int, detail: str) ->
 @_timed
 def _check_bab(doc, model, prop, centre, clock, independent):
     ev = doc["evidence"]
-    bad = _region_size_matches(ev, prop, centre) or _hardware_profile_matches(ev, prop)
+    bad = _region_size_matches(ev, prop, centre)
     if bad:
         return False, bad
     if ev["rasters_simulated"] + ev["rasters_pruned"] != ev["region_size"]:
@@ -617,7 +663,7 @@ def _check_bounds(doc, model, prop, centre, clock, independent):
 @_timed
 def _check_cpsat(doc, model, prop, centre, clock, independent):
     ev = doc["evidence"]
-    bad = _region_size_matches(ev, prop, centre) or _hardware_profile_matches(ev, prop)
+    bad = _region_size_matches(ev, prop, centre)
     if bad:
         return False, bad
     size = ev["region_size"]
@@ -659,17 +705,20 @@ def _check_smt(doc, model, prop, centre, clock, independent):
     if again != text:
         return False, (f"the obligation is not the encoding of the stated model, property and centre (it hashes to "
                        f"{ev['smtlib_sha256']}; re-encoded in {ev['logic']}: {sha256_text(again)})")
-    other = OTHER_SOLVER.get(ev["solver"], "cvc5" if ev["solver"] != "cvc5" else "z3")
+    # the other family first (independence), then the stated solver's family (the claim that it said unsat)
+    other, stated = OTHER_SOLVER[ev["solver"]], SOLVER_FAMILY[ev["solver"]]
     formula, env = parse_smtlib(text)
-    answer = solve(formula, env, other, clock.left(), ev["logic"])
-    if answer.answer == "unknown":
-        if "timeout" in (answer.reason or ""):
-            raise _TimeUp()
-        return False, f"{other} answers unknown on the obligation ({answer.reason}): not validated"
-    if answer.answer != "unsat":
-        return False, f"{other} answers {answer.answer} on the obligation: a counterexample exists, not unsat"
+    for solver in (other, stated):
+        answer = solve(formula, env, solver, clock.left(), ev["logic"])
+        if answer.answer == "unknown":
+            if "timeout" in (answer.reason or ""):
+                raise _TimeUp()
+            return False, f"{solver} answers unknown on the obligation ({answer.reason}): not validated"
+        if answer.answer != "unsat":
+            return False, f"{solver} answers {answer.answer} on the obligation: a counterexample exists, not unsat"
     return True, (f"the obligation ({len(text)} characters, sha256 {ev['smtlib_sha256'][:16]}...) is the re-encoding "
-                  f"of the model, property and centre; {ev['solver']} said unsat, {other} re-solved it: unsat")
+                  f"of the model, property and centre; {ev['solver']} said unsat, {other} re-solved it: unsat, and "
+                  f"{stated} again: unsat")
 
 
 # ---------------------------------------------------------------- unbounded claims
@@ -678,8 +727,6 @@ def _check_smt(doc, model, prop, centre, clock, independent):
 def _transition_system(doc, model, prop):
     """The transition system of the property, with the invariant box recomputed and compared."""
     from .encodings.transition import TransitionSystem, reachable_box
-    from .monitors import monitor_for
-    from .state import StateLayout
 
     ev = doc["evidence"]
     letters = _letters(doc)
@@ -726,14 +773,33 @@ def _expect_unsat(ts, kind: str, name: str, query, clock) -> str:
     return solver
 
 
+def _state_names_match(ev: dict, ts) -> None:
+    if list(ev["state_names"]) != list(ts.names):
+        raise _Failed(ev["kind"], "the recorded state names are not the transition system's")
+
+
+def _query_terms(model: Model, ts, steps: int, pairs: int) -> int:
+    """About how many term nodes a query of ``steps`` transitions and ``pairs`` state
+    comparisons takes (to budget its memory before building it)."""
+    dim, letters = len(ts.names), 0 if ts.letters is None else ts.letters.size
+    synapses = sum(layer.synapses() + (0 if layer.recurrent is None else layer.recurrent.size)
+                   for layer in model.layers)
+    return steps * (2 * synapses + 10 * dim + 2 * letters) + 2 * pairs * dim
+
+
 @_timed
 def _check_kinduction(doc, model, prop, centre, clock, independent):
     ts = _transition_system(doc, model, prop)
+    _state_names_match(doc["evidence"], ts)
     t = ts.terms
-    k = doc["evidence"]["depth"]
+    k = doc["evidence"]["depth"]  # at most MAX_KINDUCTION_DEPTH (the schema)
+    require_memory(_query_terms(model, ts, 2 * k, k * (k + 1) // 2) * TERM_BYTES,
+                   f"the {k}-step k-induction queries")
     # base: no violation at any of the first k steps from the initial state
     state, parts, bads = ts.initial(), [], [ts.bad(ts.initial())]
     for d in range(k):
+        if clock.over():
+            raise _TimeUp()
         x, cx = ts.inputs(f"b{d}")
         state, defs = ts.step(state, x)
         parts += [cx, defs]
@@ -743,6 +809,8 @@ def _check_kinduction(doc, model, prop, centre, clock, independent):
     s0, dom = ts.state("k0")
     path, parts = [s0], [dom]
     for i in range(1, k + 1):
+        if clock.over():
+            raise _TimeUp()
         x, cx = ts.inputs(f"k{i}")
         nxt, defs = ts.step(path[-1], x)
         parts += [cx, defs, t.not_(ts.bad(path[-1]))] + [t.not_(ts.equal(nxt, e)) for e in path]
@@ -762,28 +830,27 @@ def _check_pdr(doc, model, prop, centre, clock, independent):
     if sha256_text(ev["invariant"]) != ev["invariant_sha256"]:
         return False, "the invariant's text does not match its hash"
     ts = _transition_system(doc, model, prop)
-    if list(ev["state_names"]) != list(ts.names):
-        return False, "the recorded state names are not the transition system's"
+    _state_names_match(ev, ts)
+    require_memory(_query_terms(model, ts, 1, 1) * TERM_BYTES, "the PDR re-check queries")
     s, dom = ts.state("s")
     x, cx = ts.inputs("")
     nxt, defs = ts.step(s, x)
     primed, _ = ts.state("n")
     S = [ts.expr(v) for v in s]
     P = [ts.expr(v) for v in primed]
-    try:
-        decls = {v.decl().name(): v for v in S}
-        parsed = z3.parse_smt2_string(f"(assert {ev['invariant']})", decls=decls, ctx=ts.ctx)
-    except z3.Z3Exception as e:
-        return False, f"the invariant does not parse over the state variables: {e}"
-    inv = z3.And(*parsed) if len(parsed) != 1 else parsed[0]
+    try:  # read in the term grammar through the z3 API: no solver ever reads the text
+        inv = parse_term(ev["invariant"], {v.decl().name(): v for v in S}, ts.ctx)
+    except VerisnnError as e:
+        return False, f"the invariant is not valid: {e}"
     init = [ts.expr(v) for v in ts.initial()]
     trans = z3.And(ts.expr(dom), ts.expr(cx), ts.expr(defs), ts.expr(ts.equal(primed, nxt)))
     queries = {"initiation": z3.Not(z3.substitute(inv, *zip(S, init))),
                "consecution": z3.And(inv, trans, z3.Not(z3.substitute(inv, *zip(S, P)))),
                "safety": z3.And(inv, ts.expr(dom), ts.expr(ts.bad(s)))}
     solvers = {_expect_unsat(ts, "pdr", name, q, clock) for name, q in queries.items()}
-    return True, (f"the invariant ({ev.get('invariant_size', '?')} nodes) re-checked with a plain solver "
-                  f"({' and '.join(sorted(solvers))}, not Spacer): initiation, consecution and safety unsat")
+    return True, (f"the invariant ({len(ev['invariant'])} characters) read in the term grammar and re-checked with a "
+                  f"plain solver ({' and '.join(sorted(solvers))}, not Spacer): initiation, consecution and safety "
+                  f"unsat")
 
 
 @_timed
@@ -791,7 +858,10 @@ def _check_explore(doc, model, prop, centre, clock, independent):
     from .unbounded import verify_unbounded
 
     ev = doc["evidence"]
-    r = verify_unbounded(model, prop, method="explore", timeout=clock.left(), max_states=ev["reachable_states"],
+    states = ev["reachable_states"]  # at most 10^9 (the schema)
+    dim = StateLayout(model, monitor_for(prop.condition, model)).dim
+    require_memory(states * (8 * dim + 200), f"exploring {states} states of {dim} components")
+    r = verify_unbounded(model, prop, method="explore", timeout=clock.left(), max_states=states,
                          letters=_letters(doc))
     disagreement = _agree(r, "re-exploration")
     if disagreement:
@@ -814,13 +884,14 @@ def _check_costs(doc, model, centre) -> tuple[bool, str]:
         profile = profile_from_dict(costs["profile"])
     except VerisnnError as e:
         return False, f"the recorded hardware profile is unusable: {e}"
-    pairs = [("centre", centre)]
-    if costs["witness"] is not None:
-        pairs.append(("witness", np.asarray(doc["evidence"].get("witness"), dtype=np.int8)))
-    for name, raster in pairs:
-        if costs[name] is None or raster is None:
-            if costs[name] is not None:
-                return False, f"costs of a {name} the certificate does not hold"
+    # costs are of the centre, and of the witness of a bounded property: each there exactly when its raster is
+    witness = np.asarray(doc["evidence"]["witness"], dtype=np.int8) \
+        if doc["evidence"]["kind"] == "witness" and centre is not None else None
+    for name, raster in (("centre", centre), ("witness", witness)):
+        if (costs[name] is None) != (raster is None):
+            return False, (f"costs of a {name} the certificate does not hold" if raster is None else
+                           f"the costs leave out the {name}")
+        if raster is None:
             continue
         try:
             again = plain(cost(model, raster, profile).to_json())

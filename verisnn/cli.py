@@ -37,6 +37,7 @@ from . import __version__
 from .documents import parse_yaml
 from .errors import InputError, VerisnnError
 from .limits import require_memory
+from .paths import set_models_dirs
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -557,6 +558,17 @@ def cmd_automaton(args) -> tuple[dict, str]:
 
 
 def cmd_check(args) -> tuple[dict, str]:
+    for folder in args.models_dir or ():
+        if not Path(folder).is_dir():
+            raise InputError(f"not a folder: {folder}", "--models-dir")
+    set_models_dirs(args.models_dir)
+    try:
+        return _check(args)
+    finally:
+        set_models_dirs(None)
+
+
+def _check(args) -> tuple[dict, str]:
     from .checker import check_certificate, check_certificates
 
     if len(args.certificate) > 1 or Path(args.certificate[0]).is_dir():  # a bundle: one line each, and the tally
@@ -908,6 +920,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="limit of each re-solve or re-run (default 120; running out makes it not valid)")
     p.add_argument("--independent", action="store_true",
                    help="also re-decide tree and bound proofs by plain enumeration of the region (slower)")
+    p.add_argument("--models-dir", action="append", default=None, metavar="DIR",
+                   help="also look for the model files certificates name in DIR, by file name (repeatable); "
+                        "otherwise only the certificate's folder and the one above it are looked in")
 
     p = add("info", cmd_info, "summarize a model: hash, input, layers, readout, provenance")
     p.add_argument("model", metavar="MODEL", help="model file (*.snn.json)")
