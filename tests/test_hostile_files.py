@@ -391,3 +391,12 @@ def test_the_checker_finds_a_model_in_the_certificates_folder_or_the_one_above(t
     assert code == 0 and answer["valid"] is True, answer
     code, answer = run_json(capsys, "check", cert, "--models-dir", tmp_path / "nothing")
     assert code == 2 and answer["error"].startswith("--models-dir")
+
+
+def test_a_case_study_name_cannot_name_a_file_outside_its_folder(tmp_path):
+    from verisnn.pipeline import build_case_study
+
+    with pytest.raises(InputError, match="not a usable file name") as err:
+        build_case_study({"name": "../../escaped", "dataset": "iris", "time_steps": 4, "hidden": [2],
+                          "training": {"epochs": 1}}, tmp_path / "a" / "b", progress=False)
+    assert err.value.path == "config.name" and not (tmp_path / "a").exists()

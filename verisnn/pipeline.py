@@ -35,6 +35,7 @@ from .errors import VerisnnError
 from .limits import require_memory
 from .model import InputSpec, Neuron, Readout
 from .model_format import first_schema_error, neuron_from_dict, save_model
+from .paths import check_name
 from .quantize import accuracy, quantize
 from .torch_sim import LayerSpec, SpikingNetwork
 from .training import TrainConfig, predict_float, train, training_bytes
@@ -235,6 +236,7 @@ def build_case_study(config: str | Path | dict, out_dir: str | Path, *, progress
     ``OUT/NAME.snn.json``, ``OUT/float.pt``, ``OUT/test_inputs.npy`` (``[B, T, n]`` int8),
     ``OUT/test_labels.npy`` and ``OUT/summary.json``."""
     cfg = load_config(config)
+    check_name(cfg["name"], "config.name")  # it names the model file: checked before training
     out = Path(out_dir)
     trained = run_training(cfg, out, progress=progress)
     quant = run_quantize(trained["checkpoint"], out / f"{cfg['name']}.snn.json", progress=progress)
