@@ -1,16 +1,18 @@
 """Certificates: one verification answer as a self-contained JSON document.
 
-A certificate (format ``verisnn-certificate/1``, ``docs/certificate.md``, JSON Schema
+A certificate (format ``verisnn-certificate/2``, ``docs/certificate.md``, JSON Schema
 ``schemas/certificate.schema.json``) holds everything :mod:`verisnn.checker` needs to
 re-validate an answer without trusting the code path that produced it: the model (its
 SHA-256 *and* its whole normal-form document, so no other file is needed — or, for the
 many certificates of one audit, its SHA-256 and the file that holds it), the semantics
-version, the property document, the centre raster with its hash, the verdict and method,
-and the evidence of the method — the SMT-LIB obligation with its hash, solver and answer;
+version, the property document, the centre raster with its hash, the verdict, and the
+evidence of the method — the SMT-LIB obligation with its hash, solver and answer;
 the enumeration, bound-propagation, branch-and-bound, CP-SAT or induction record; or the
 witness raster with its hash and the decision the reference simulator gives it — plus
-optional hardware costs, the time the answer took, the versions of the tools and the
-creation time.
+optional hardware costs. Every one of these fields is checked by the checker; the rest
+(the reason of an ``unknown`` or ``error`` answer, the time it took, the method asked for
+and other details, the versions of the tools, the creation time) is informative, and the
+schema admits no field it does not list.
 
 :func:`make_certificate` builds one from a :class:`verisnn.verify.Result`;
 :func:`write_certificate` validates and writes it; :func:`load_certificate` reads and
@@ -39,7 +41,7 @@ from .model_format import _readable, first_schema_error, model_hash, model_to_di
 from .properties import Intensity, Property
 from .verify import Result, raster_sha256
 
-FORMAT = "verisnn-certificate/1"
+FORMAT = "verisnn-certificate/2"  # 2: every field checked or informative, closed objects, sizes bounded
 SEMANTICS = "verisnn.semantics/1"  # DESIGN.md's semantics v1: the one the simulator and every encoding implement
 MAX_CERTIFICATE_BYTES = 1 << 30
 PROOF_KINDS = ("smt", "enumerate", "bounds", "bab", "cpsat", "kinduction", "pdr", "explore")
@@ -78,7 +80,9 @@ def validate_certificate(doc: Any) -> None:
     if not isinstance(doc, dict):
         raise InputError(f"a certificate is a JSON object, got {type(doc).__name__}")
     if doc.get("format") != FORMAT:
-        raise InputError(f"expected {FORMAT!r}, got {doc.get('format')!r}", "format")
+        older = " (format 1 left some fields unchecked: produce the certificate again)" \
+            if doc.get("format") == "verisnn-certificate/1" else ""
+        raise InputError(f"expected {FORMAT!r}, got {repr(doc.get('format'))[:80]}{older}", "format")
     first_schema_error(_loading_validator(), doc, InputError)
     if doc["centre"] is not None:
         _check_bits(doc["centre"]["raster"], "centre.raster")
@@ -86,6 +90,11 @@ def validate_certificate(doc: Any) -> None:
         _check_bits(doc["evidence"]["witness"], "evidence.witness")
     if doc["letters"] is not None:
         _check_bits(doc["letters"], "letters")
+
+
+def evidence_fields(kind: str) -> frozenset[str]:
+    """The fields the schema lets evidence of ``kind`` carry (every one checked)."""
+    return frozenset(schema()["$defs"].get(kind, {}).get("properties", {})) | {"kind"}
 
 
 def sha256_text(text: str) -> str:
@@ -123,12 +132,6 @@ def _tool_versions() -> dict[str, str | None]:
         except importlib.metadata.PackageNotFoundError:
             out[key] = None
     return out
-
-
-def solver_version(solver: str) -> str | None:
-    """The version of an SMT solver by its ``smt`` method name (``z3``, ``z3-native``, ``cvc5``)."""
-    family = "z3" if solver.startswith("z3") else solver
-    return tool_versions().get(family)
 
 
 def _decision(model: Model, raster: np.ndarray) -> int | None:
@@ -169,7 +172,8 @@ def _centre_record(model: Model, prop: Property, centre: Any, result: Result) ->
 def _evidence(model: Model, prop: Property, result: Result, centre_raster: np.ndarray | None,
               reference: int | None) -> dict:
     """The certificate's ``evidence``: ``none`` (unknown, error), ``witness`` (falsified) or
-    the producing method's record (verified)."""
+    the producing method's record (verified), of the fields the checker checks
+    (:func:`evidence_fields`; the method's other statistics stay in ``details``)."""
     if result.verdict in ("unknown", "error"):
         return {"kind": "none"}
     if result.verdict == "falsified":
@@ -188,10 +192,10 @@ def _evidence(model: Model, prop: Property, result: Result, centre_raster: np.nd
         return ev
     if not result.evidence or result.evidence.get("method") not in PROOF_KINDS:
         raise VerisnnError("internal: a verified result without a method's evidence record", "result")
-    ev = {"kind": result.evidence["method"], **plain({k: v for k, v in result.evidence.items() if k != "method"})}
-    if ev["kind"] == "smt":
+    kind = result.evidence["method"]
+    ev = {"kind": kind, **plain({k: v for k, v in result.evidence.items() if k in evidence_fields(kind)})}
+    if kind == "smt":
         ev["smtlib_sha256"] = sha256_text(ev["smtlib"])
-        ev["solver_version"] = solver_version(ev["solver"])
     return ev
 
 
@@ -203,6 +207,15 @@ def _costs(model: Model, profile: Any, centre_raster: np.ndarray | None, result:
     return {"profile": plain(prof.to_dict()),
             "centre": None if centre_raster is None else plain(cost(model, centre_raster, prof).to_json()),
             "witness": None if witness is None else plain(cost(model, witness, prof).to_json())}
+
+
+def _details(result: Result) -> dict:
+    """Informative: the method asked for and the answer's details and statistics, with
+    the evidence fields the certificate does not carry (nothing a check reads)."""
+    ev = result.evidence or {}
+    unchecked = {k: v for k, v in ev.items() if k != "method" and k not in evidence_fields(ev.get("method", ""))}
+    kept = {k: v for k, v in result.details.items() if k not in ("letters_allowed", "analog_witness")}
+    return plain({**unchecked, **kept, "method": result.method})
 
 
 def make_certificate(model: Model, prop: Property, centre: Any, result: Result, *,
@@ -241,13 +254,12 @@ def make_certificate(model: Model, prop: Property, centre: Any, result: Result, 
         "letters": plain(letters) if letters is not None else None,
         "centre": centre_obj,
         "verdict": result.verdict,
-        "method": result.method,
-        "reason": result.reason,
+        "reason": result.reason if result.verdict in ("unknown", "error") else None,
         "evidence": evidence,
         "costs": None if costs is None else _costs(model, costs, raster, result, prop.horizon != "unbounded"),
         "timings": {"time_s": round(float(result.time_s), 6), "stage": result.details.get("stage")},
         "tools": tool_versions(),
-        "details": plain({k: v for k, v in result.details.items() if k not in ("letters_allowed", "analog_witness")}),
+        "details": _details(result),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     validate_certificate(cert)  # a certificate this module writes always follows its own schema
@@ -286,5 +298,5 @@ def read_certificate_json(path: str | Path) -> Any:
         raise InputError(e.message, str(p)) from None
 
 
-__all__ = ["FORMAT", "SEMANTICS", "load_certificate", "make_certificate", "read_certificate_json", "schema",
-           "tool_versions", "validate_certificate", "write_certificate"]
+__all__ = ["FORMAT", "SEMANTICS", "evidence_fields", "load_certificate", "make_certificate", "read_certificate_json",
+           "schema", "tool_versions", "validate_certificate", "write_certificate"]

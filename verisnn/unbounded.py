@@ -45,10 +45,12 @@ from .model_format import model_hash
 from .monitors import Monitor, NumpyLogic, first_violation, monitor_for
 from .properties import NoOverflow, Property, PropertyError, check_against_model
 from .simulator import NumpyOps, _plan, layer_params, simulate
+from .smt_terms import parse_term
 from .verify import OverflowRecordingOps, Result
 
 METHODS = ("auto", "kinduction", "pdr", "bmc", "explore")
 DEFAULT_MAX_DEPTH = 24  # unrolling depth of bmc and k-induction
+MAX_KINDUCTION_DEPTH = 256  # k-induction stops here whatever max_depth says (certificates: the schema's bound)
 DEFAULT_MAX_STATES = 200_000  # explicit-state budget
 EXPLORE_MAX_LETTERS = 1 << 12  # explore enumerates every input letter; beyond this many it refuses
 EXACT_LIMIT = 1 << 40  # explore's state values stay below this, so every int64 product is exact
@@ -365,7 +367,12 @@ def _pdr(ts, clock: _Clock) -> tuple[str, Any, dict]:
         return "unsafe", None, stats
     if r == z3.unknown:
         return "unknown", f"spacer unknown: {why}", stats
-    invariant = horn.model().eval(inv(*S))  # no model completion: that would fix the state variables too
+    found = horn.model().eval(inv(*S))  # no model completion: that would fix the state variables too
+    text = found.sexpr()
+    try:  # what a certificate carries and its checker reads: re-check exactly that
+        invariant = parse_term(text, {v.decl().name(): v for v in S}, ctx)
+    except VerisnnError as e:
+        return "unknown", f"the invariant Spacer returned cannot be written in a certificate: {e}", stats
     # re-check the invariant's three clauses with a plain SMT solver before believing it
     checks = {
         "initiation": z3.Not(z3.substitute(invariant, *zip(S, init))),
@@ -380,7 +387,6 @@ def _pdr(ts, clock: _Clock) -> tuple[str, Any, dict]:
         results[name] = str(rr)
         if rr != z3.unsat:
             return "unknown", f"the invariant Spacer returned failed its {name} re-check ({rr}{': ' + why if why else ''})", stats
-    text = invariant.sexpr()
     record = {"invariant": text, "invariant_sha256": hashlib.sha256(text.encode()).hexdigest(),
               "invariant_size": _size(invariant), "recheck": results, "state_names": ts.names}
     return "safe", record, stats
@@ -417,7 +423,8 @@ def verify_unbounded(model: Model, prop: Property, method: str = "auto", timeout
     """Decide an unbounded-horizon property of ``model`` (see the module docstring).
 
     ``max_depth``: unrolling depth of ``bmc`` and ``kinduction`` (default
-    :data:`DEFAULT_MAX_DEPTH`); ``max_states``: the explicit-state budget of ``explore``;
+    :data:`DEFAULT_MAX_DEPTH`; k-induction at most :data:`MAX_KINDUCTION_DEPTH`);
+    ``max_states``: the explicit-state budget of ``explore``;
     ``letters``: ``None`` (every 0/1 input vector at every step) or an ``[m, n]`` array of
     the allowed input vectors; ``timeout`` in seconds for the whole call."""
     clock = _Clock(timeout)
@@ -496,7 +503,7 @@ def _run_smt(model, prop, monitor, letters, method, depth, clock, details) -> Re
     if method in ("kinduction", "auto"):
         ts = _new_system(model, monitor, letters, box)
         share = clock if method == "kinduction" else clock.share(KINDUCTION_SHARE)
-        outcome, payload, k = _kinduction(ts, share, depth)
+        outcome, payload, k = _kinduction(ts, share, min(depth, MAX_KINDUCTION_DEPTH))
         details["induction_depth"] = k
         if outcome == "unsafe":
             return _falsified(model, prop, payload, "kinduction", clock.elapsed(), details, letters)
