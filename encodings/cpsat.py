@@ -44,6 +44,7 @@ from verisnn import semantics
 from verisnn.bounds import Interval, IntervalOps, interval_params
 from verisnn.bounds import input_bounds as bounds_input_bounds
 from verisnn.errors import VerisnnError
+from verisnn.limits import DeadlineReached, count_json, time_limit
 from verisnn.model import Model
 from verisnn.model_format import model_hash
 from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions,
@@ -52,7 +53,7 @@ from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deleti
 from verisnn.semantics import LayerParams, Ops
 from verisnn.simulator import simulate, single_raster
 from verisnn.state import object_array as _objects
-from verisnn.verify import Result, raster_sha256, report_witness, violations
+from verisnn.verify import Result, raster_sha256, report_witness, timeout_reason, violations
 
 METHOD = "cpsat"
 SOLVER = f"OR-Tools CP-SAT {ortools.__version__}"
@@ -528,7 +529,7 @@ def _synops(model: Model, raster: Sym, outputs: list[Sym]) -> Lin:
     T = model.time_steps
     items, coeffs, x = [], [], raster
     for layer, out in zip(model.layers, outputs):
-        fanout = (np.asarray(layer.dense_weight()) != 0).sum(axis=0)
+        fanout = layer.fanout()
         for step in range(max(0, T - layer.delay)):
             for i in np.flatnonzero(fanout):
                 items.append(_lin(x, (step, i)))
@@ -777,12 +778,14 @@ def _set_parameters(solver: cp_model.CpSolver, parameters: dict[str, Any]) -> No
 def cpsat_verify(model: Model, centre: Any, prop: Property, *, timeout: float | None = None,
                  workers: int = DEFAULT_WORKERS, strategy: str = "spikes", value: str = "min",
                  materialize: bool = True, hint: bool = False, budgeted: bool = True,
-                 parameters: dict[str, Any] | None = None) -> Result:
+                 parameters: dict[str, Any] | None = None, started: float | None = None) -> Result:
     """Decide ``prop`` with CP-SAT. ``timeout`` (seconds) bounds building and solving together;
     running out of it is ``unknown``, never ``verified``. ``workers``: CP-SAT's ``num_workers``;
     ``parameters``: further ``SatParameters`` by name (e.g. ``{"linearization_level": 2}``);
-    ``strategy``, ``value``, ``materialize``, ``hint``, ``budgeted``: see :func:`encode`."""
-    t0 = time.perf_counter()
+    ``strategy``, ``value``, ``materialize``, ``hint``, ``budgeted``: see :func:`encode`.
+    ``started``: the ``time.perf_counter()`` the timeout counts from (default: now; a caller
+    that spent part of its limit already passes its own start)."""
+    t0 = time.perf_counter() if started is None else started
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     try:
         centre = single_raster(model, centre, "verify takes one centre raster", error=VerisnnError)
@@ -799,17 +802,29 @@ def cpsat_verify(model: Model, centre: Any, prop: Property, *, timeout: float | 
         return Result("unknown", METHOD, elapsed(), reason=f"the cpsat method does not encode "
                       f"{type(prop.region).__name__.lower()} regions (flips, deletions, insertions and any are "
                       f"encoded); use the enumerate or auto method")
+    details: dict[str, Any] = {}
+    try:
+        with time_limit(None if timeout is None else t0 + timeout):
+            return _decide(model, centre, prop, solver, workers, t0, timeout, details, strategy=strategy, value=value,
+                           materialize=materialize, hint=hint, budgeted=budgeted)
+    except DeadlineReached:
+        return Result("unknown", METHOD, time.perf_counter() - t0, reason=timeout_reason(t0, timeout), details=details)
+
+
+def _decide(model: Model, centre: np.ndarray, prop: Property, solver: cp_model.CpSolver, workers: int, t0: float,
+            timeout: float | None, details: dict, **options) -> Result:
+    """:func:`cpsat_verify` once its arguments are checked, within its time limit; fills ``details``."""
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
+    deadline = None if timeout is None else t0 + timeout
     size = region_size(prop.region, centre)
     reference = _reference(model, centre)
-    details: dict[str, Any] = {"region_size": size, "reference_decision": reference}
+    details.update(region_size=count_json(size), reference_decision=reference)
     if violations(model, prop, centre[None], reference)[0]:  # the centre is its own counterexample
         return report_witness(model, prop, centre, centre, reference, METHOD, elapsed(), {**details, "stage": "centre"})
-    deadline = None if timeout is None else t0 + timeout
     try:
-        enc = encode(model, centre, prop, deadline=deadline, strategy=strategy, value=value,
-                     materialize=materialize, hint=hint, budgeted=budgeted)
+        enc = encode(model, centre, prop, deadline=deadline, **options)
     except EncodingTimeout:
-        return Result("unknown", METHOD, elapsed(), reason=f"timeout after {timeout} s (while building the model)",
+        return Result("unknown", METHOD, elapsed(), reason=timeout_reason(t0, timeout, "while building the model"),
                       details=details)
     except VerisnnError as e:
         return Result("error", METHOD, elapsed(), reason=str(e), details=details)
@@ -819,7 +834,7 @@ def cpsat_verify(model: Model, centre: Any, prop: Property, *, timeout: float | 
     build_s = elapsed()
     details.update(enc.stats, build_s=round(build_s, 6))
     if deadline is not None and time.perf_counter() >= deadline:
-        return Result("unknown", METHOD, elapsed(), reason=f"timeout after {timeout} s (while building the model)",
+        return Result("unknown", METHOD, elapsed(), reason=timeout_reason(t0, timeout, "while building the model"),
                       details=details)
     solver.parameters.num_workers = workers
     if deadline is not None:
@@ -838,16 +853,16 @@ def cpsat_verify(model: Model, centre: Any, prop: Property, *, timeout: float | 
     if status == cp_model.INFEASIBLE:
         proto = enc.model.proto
         evidence = {"method": METHOD, "model_sha256": model_hash(model), "centre_sha256": raster_sha256(centre),
-                    "property": prop.to_dict(), "region_size": size, "reference_decision": reference, "solver": SOLVER,
-                    "status": name, "variables": len(proto.variables), "constraints": len(proto.constraints),
-                    "model_sha256_cpsat": enc.proto_sha256()}
+                    "property": prop.to_dict(), "region_size": count_json(size), "reference_decision": reference,
+                    "solver": SOLVER, "status": name, "variables": len(proto.variables),
+                    "constraints": len(proto.constraints), "model_sha256_cpsat": enc.proto_sha256()}
         return Result("verified", METHOD, elapsed(), evidence=evidence, details=details)
     if status == cp_model.MODEL_INVALID:
         return Result("error", METHOD, elapsed(), reason=f"internal: CP-SAT found the model invalid: "
                       f"{enc.model.validate()}", details=details)
-    limit = "" if timeout is None else f"timeout after {timeout} s: "
-    return Result("unknown", METHOD, elapsed(), reason=f"{limit}CP-SAT answered {name} "
-                  f"({solver.solution_info() or 'no reason given'})", details=details)
+    answered = f"CP-SAT answered {name} ({solver.solution_info() or 'no reason given'})"
+    return Result("unknown", METHOD, elapsed(), reason=answered if timeout is None else
+                  timeout_reason(t0, timeout, answered), details=details)
 
 
 __all__ = ["CpSatOps", "Encoding", "EncodingTimeout", "Sym", "add_violation", "cpsat_verify", "encode",

@@ -45,6 +45,7 @@ from pysmt.typing import BOOL, INT
 
 from verisnn import semantics
 from verisnn.errors import VerisnnError
+from verisnn.limits import DeadlineReached, check_deadline, count_json, time_limit
 from verisnn.model import Model
 from verisnn.model_format import model_hash
 from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions,
@@ -53,7 +54,7 @@ from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deleti
 from verisnn.semantics import LayerParams, Ops
 from verisnn.simulator import ArraySequences, simulate, single_raster
 from verisnn.state import object_array as _objects
-from verisnn.verify import Result, raster_sha256, report_witness
+from verisnn.verify import Result, raster_sha256, report_witness, timeout_reason
 
 INF = float("inf")
 METHOD = "smt"
@@ -941,12 +942,17 @@ class SymbolicOps(ArraySequences, Ops):
         return self.t.definitions
 
     def _check_time(self) -> None:
+        check_deadline()  # the caller's time limit, if any (the transition system sets no deadline of its own)
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise EncodingTimeout()
 
     def _affine(self, matrix: np.ndarray, x: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         t = self.t
-        rows = [[(int(w), j) for j, w in enumerate(row) if w != 0] for row in np.asarray(matrix)]
+        rows = []
+        for row in np.asarray(matrix):  # the non-zero weights of each row (a conv2d layer's are few)
+            self._check_time()
+            nonzero = np.flatnonzero(row)
+            rows.append(list(zip(row[nonzero].tolist(), nonzero.tolist())))
         lead = x.shape[:-1]
 
         def one(idx):
@@ -1122,7 +1128,7 @@ def _synops(terms: Terms, model: Model, raster: np.ndarray, outputs: list[np.nda
     T = model.time_steps
     parts, x = [], raster
     for layer, out in zip(model.layers, outputs):
-        fanout = (np.asarray(layer.dense_weight()) != 0).sum(axis=0)
+        fanout = layer.fanout()
         for step in range(max(0, T - layer.delay)):
             parts += [terms.times(int(f), x[step, i]) for i, f in enumerate(fanout) if f]
         if layer.recurrent is not None and layer.neuron.fires:
@@ -1322,16 +1328,29 @@ def _public(details: dict) -> dict:
 
 
 def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3", timeout: float | None = None,
-               logic: str = "lia", extra: Extra | None = None) -> Result:
+               logic: str = "lia", extra: Extra | None = None, started: float | None = None) -> Result:
     """Decide ``prop`` with an SMT solver. ``solver``: a pysmt solver name (``z3``, ``cvc5``)
     or ``z3-native`` (z3 terms built directly); ``logic``: ``lia`` (linear integer
     arithmetic) or ``bv`` (bit-vectors). ``timeout`` (seconds) bounds encoding and solving
-    together; running out of it is ``unknown``, never ``verified``.
+    together; running out of it is ``unknown``, never ``verified``. ``started``: the
+    ``time.perf_counter()`` the timeout counts from (default: now).
 
     ``extra`` (see :func:`encode`) restricts the region to the rasters whose runs satisfy it:
     ``verified`` then means no such raster violates the condition. A witness is replayed
     against the condition only; what ``extra`` means is the caller's to replay."""
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if started is None else started
+    details: dict[str, Any] = {"solver": solver, "logic": logic}
+    try:
+        with time_limit(None if timeout is None else t0 + timeout):
+            return _decide(model, centre, prop, solver, timeout, logic, extra, t0, details)
+    except DeadlineReached:
+        return Result("unknown", METHOD, time.perf_counter() - t0, reason=timeout_reason(t0, timeout, "while encoding"),
+                      details=_public(details))
+
+
+def _decide(model: Model, centre: Any, prop: Property, solver: str, timeout: float | None, logic: str,
+            extra: Extra | None, t0: float, details: dict) -> Result:
+    """:func:`smt_verify` within its time limit; fills ``details``."""
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     try:
         if logic not in ARITHMETICS:
@@ -1344,8 +1363,7 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
         reference = _reference(model, centre)
     except VerisnnError as e:
         return Result("error", METHOD, elapsed(), reason=str(e))
-    details = {"region_size": size, "reference_decision": reference, "solver": solver, "logic": logic,
-               "centre": centre}
+    details.update(region_size=count_json(size), reference_decision=reference, centre=centre)
     if isinstance(prop.condition, Robust) and reference is None and extra is None:
         # the centre is its own counterexample (with ``extra`` it may lie outside the restricted region)
         return report_witness(model, prop, centre, centre, None, METHOD, elapsed(), _public(details))
@@ -1353,14 +1371,14 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
         enc = encode(model, centre, prop, deadline=None if timeout is None else t0 + timeout, logic=logic,
                      solver=solver, extra=extra)
     except EncodingTimeout:
-        return Result("unknown", METHOD, elapsed(), reason=f"timeout after {timeout} s (while encoding)",
+        return Result("unknown", METHOD, elapsed(), reason=timeout_reason(t0, timeout, "while encoding"),
                       details=_public(details))
     except VerisnnError as e:
         return Result("error", METHOD, elapsed(), reason=str(e), details=_public(details))
     except (PysmtException, z3.Z3Exception, RecursionError) as e:
         return Result("error", METHOD, elapsed(), reason=f"encoding failed: {e}", details=_public(details))
     if timeout is not None and elapsed() >= timeout:
-        return Result("unknown", METHOD, elapsed(), reason=f"timeout after {timeout} s (while encoding)",
+        return Result("unknown", METHOD, elapsed(), reason=timeout_reason(t0, timeout, "while encoding"),
                       details=_public(details))
     try:
         ans = enc.solve(None if timeout is None else timeout - elapsed())
@@ -1375,7 +1393,7 @@ def smt_verify(model: Model, centre: Any, prop: Property, *, solver: str = "z3",
     evidence = {"method": METHOD, "solver": solver, "answer": "unsat", "logic": enc.logic,
                 "smtlib": enc.to_smtlib(), "model_sha256": model_hash(model),
                 "centre_sha256": raster_sha256(centre),
-                "property": prop.to_dict(), "region_size": size, "reference_decision": reference}
+                "property": prop.to_dict(), "region_size": count_json(size), "reference_decision": reference}
     return Result("verified", METHOD, elapsed(), evidence=evidence, details=_public(details))
 
 

@@ -30,17 +30,17 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, replace
-from math import comb
 from typing import Iterator
 
 import numpy as np
 
 from . import semantics
 from .bounds import BudgetedMatrix, Interval, IntervalMatrix, IntervalOps, interval_params, score_bounds, surely_wins
+from .limits import batch_within_budget, count_json
 from .model import Model
-from .properties import AnyInput, DecidedBy, FirstSpikeBy, Property, Robust, changeable_positions
+from .properties import AnyInput, DecidedBy, FirstSpikeBy, Property, Robust, _binomial_prefix, changeable_positions
 from .semantics import NetworkState
-from .simulator import _plan, expect_products, sim_result
+from .simulator import _plan, expect_products, run_bytes, sim_result
 
 DEFAULT_CHUNK = 16384  # children simulated in one batch
 
@@ -183,13 +183,16 @@ class Search:
     def __init__(self, model: Model, prop: Property, centre: np.ndarray, reference: int | None,
                  chunk: int = DEFAULT_CHUNK, lookahead: int = 0):
         self.lookahead = lookahead
-        self.model, self.prop, self.reference, self.chunk = model, prop, reference, chunk
+        self.model, self.prop, self.reference = model, prop, reference
         self.centre = np.asarray(centre, dtype=np.int8)
         self.T, self.n = self.centre.shape
         pos = np.sort(changeable_positions(prop.region, self.centre))
         self.k = int(pos.size if isinstance(prop.region, AnyInput) else min(prop.region.k, pos.size))
-        self.step_channels = [pos[pos // self.n == t] - t * self.n for t in range(self.T)]
-        self.later = [int(sum(c.size for c in self.step_channels[t:])) for t in range(self.T + 1)]
+        self.chunk = batch_within_budget(self._path_bytes(), chunk, "the step-by-step tree (bab): a path of nodes "
+                                         f"through {self.T} steps")
+        self.step_channels = np.split(pos % self.n, np.searchsorted(pos // self.n, np.arange(1, self.T)))
+        counts = np.array([c.size for c in self.step_channels], dtype=np.int64)
+        self.later = np.concatenate([np.cumsum(counts[::-1])[::-1], [0]]).tolist()  # changeable bits from step t on
         self.ops, params = _plan(model)
         # the first layer's input as the centre plus flips, when it is not delayed
         self.delta = model.layers[0].delay == 0
@@ -202,16 +205,28 @@ class Search:
         self.simulated = 0  # leaves: rasters simulated to the end
         self.pruned = 0  # rasters under pruned nodes
         self.pruned_nodes = [0] * (self.T + 1)
+        self._completions: dict[tuple[int, int], int] = {}
         # the work ahead, at most: every raster of the region through every layer, every step
         expect_products(self.completions(0, self.k) * self.T * sum(layer.out_size * layer.in_size
                                                                      for layer in model.layers))
+
+    def _path_bytes(self) -> int:
+        """About the memory of one node at every step of a path (the walk keeps a frontier per
+        step, each node with its flips, state and output prefix), and of simulating its leaf:
+        what one unit of ``chunk`` costs."""
+        model, T = self.model, self.T
+        last = model.layers[-1].out_size * (1 if model.layers[-1].neuron.fires else 8)
+        node = 8 * self.k + 32 + sum(26 * layer.out_size + layer.delay * layer.in_size for layer in model.layers)
+        return (T + 1) * node + (T + 1) * T // 2 * last + run_bytes(model, 1)
 
     # ------------------------------------------------------------ counting
 
     def completions(self, t: int, left: int) -> int:
         """Rasters below a node at step ``t`` with ``left`` flips still allowed."""
-        m = self.later[t]
-        return sum(comb(m, j) for j in range(min(left, m) + 1))
+        key = (t, left)
+        if key not in self._completions:
+            self._completions[key] = _binomial_prefix(self.later[t], left)
+        return self._completions[key]
 
     # ------------------------------------------------------------ the tree
 
@@ -362,5 +377,5 @@ class Search:
         return "verified", None
 
     def record(self) -> dict:
-        return {"rasters_simulated": self.simulated, "rasters_pruned": self.pruned,
+        return {"rasters_simulated": self.simulated, "rasters_pruned": count_json(self.pruned),
                 "nodes_pruned_by_step": self.pruned_nodes[: self.T]}

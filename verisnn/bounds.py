@@ -443,7 +443,7 @@ def _synops_bound(model: Model, b: Bounds) -> int:
     total = 0
     x = b.inputs
     for k, (layer, out) in enumerate(zip(model.layers, b.outputs)):
-        fanout = (layer.dense_weight() != 0).sum(axis=0).astype(np.int64)
+        fanout = layer.fanout()
         if layer.delay < T:
             delivered = slice(0, T - layer.delay)
             plain = int(x.hi[delivered].sum(axis=0) @ fanout)

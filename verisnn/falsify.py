@@ -14,6 +14,10 @@ witness (:func:`verisnn.verify.violations`). Finding nothing proves nothing.
   for every changeable bit, the first-order change of a soft margin if it flipped; the
   most promising bits are then combined and *simulated exactly*, in rounds from the
   best raster found so far.
+
+Every batch of candidates is sized to the memory budget (:mod:`verisnn.limits`): on a long
+model one raster can take megabytes, and all single changes of one raster at once would
+take gigabytes.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ import time
 
 import numpy as np
 
+from .limits import batch_within_budget, fits_memory
 from .model import Model
 from .properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions,
                          NeverFires, Property, Robust, SpikesAtMost, SynopsAtMost, changeable_positions)
-from .simulator import SimResult, simulate
+from .simulator import SimResult, run_bytes, simulate
 
 
 def margin(model: Model, prop: Property, res: SimResult, reference: int | None) -> np.ndarray:
@@ -62,6 +67,12 @@ def _budget(region) -> int | None:
     return 0  # regions this search does not walk (jitter, intensity)
 
 
+def _batch(model: Model, wanted: int, extra_per_raster: int = 0) -> int:
+    """Candidate rasters per simulated batch: at most ``wanted``, within the memory budget."""
+    return batch_within_budget(run_bytes(model, 1) + extra_per_raster, wanted,
+                               f"falsification search: a candidate raster of {model.time_steps} steps")
+
+
 def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: int | None, violates,
                   beam: int = 4, deadline: float | None = None, chunk: int = 2048) -> np.ndarray | None:
     """A beam search over single changes; returns a raster that ``violates(rasters, sim)``
@@ -69,29 +80,37 @@ def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: i
     budget = _budget(prop.region)
     if not budget:
         return None
+    chunk = _batch(model, chunk)
     pos = changeable_positions(prop.region, centre)
     flat_centre = centre.reshape(-1)
     frontier = flat_centre[None]
     for _ in range(budget):
         if deadline is not None and time.perf_counter() > deadline:
             return None
-        # every single change of every frontier raster, built in one step
-        rows = np.repeat(frontier, pos.size, axis=0)
-        rows[np.arange(len(rows)), np.tile(pos, len(frontier))] ^= 1
-        rows = rows[np.count_nonzero(rows != flat_centre, axis=1) <= budget]
-        if not len(rows):
-            return None
-        scores = []
-        for start in range(0, len(rows), chunk):  # in chunks, so that the deadline is kept
+        # every single change of every frontier raster, made and simulated a chunk at a time
+        # (never all at once: frontier x positions whole rasters), keeping the best `beam`
+        best_scores, best_rows = np.empty(0, dtype=np.int64), frontier[:0]
+        candidates = len(frontier) * pos.size
+        for start in range(0, candidates, chunk):
             if deadline is not None and time.perf_counter() > deadline:
                 return None
-            batch = rows[start: start + chunk].reshape(-1, *centre.shape)
+            idx = np.arange(start, min(start + chunk, candidates))
+            rows = frontier[idx // pos.size]
+            rows[np.arange(len(idx)), pos[idx % pos.size]] ^= 1
+            rows = rows[np.count_nonzero(rows != flat_centre, axis=1) <= budget]
+            if not len(rows):
+                continue
+            batch = rows.reshape(-1, *centre.shape)
             res = simulate(model, batch)
             bad = violates(batch, res)
             if bad.any():
                 return batch[int(np.argmax(bad))]
-            scores.append(margin(model, prop, res, reference))
-        frontier = rows[np.argsort(np.concatenate(scores), kind="stable")[:beam]]
+            scores = np.concatenate([best_scores, margin(model, prop, res, reference)])
+            keep = np.argsort(scores, kind="stable")[:beam]  # stable: earlier candidates win ties
+            best_scores, best_rows = scores[keep], np.concatenate([best_rows, rows])[keep]
+        if not len(best_rows):
+            return None
+        frontier = best_rows
     return None
 
 
@@ -105,6 +124,7 @@ def random_search(model: Model, prop: Property, centre: np.ndarray, violates, sa
     rng = np.random.default_rng(seed)
     pos = changeable_positions(prop.region, centre)
     k = min(budget, pos.size)
+    batch = _batch(model, batch, 16 * pos.size)  # a random key and its rank per changeable bit
     for start in range(0, samples, batch):
         if deadline is not None and time.perf_counter() > deadline:
             return None
@@ -149,6 +169,12 @@ def torch_cat_without(x, j: int):
     return torch.cat([x[:, :j], x[:, j + 1:]], dim=1)
 
 
+def _autograd_bytes(model: Model) -> int:
+    """About what torch's graph of one surrogate-gradient run keeps (measured: some 7 KB per
+    layer and step besides the values)."""
+    return model.time_steps * sum(8192 + 96 * layer.out_size for layer in model.layers)
+
+
 def gradient_search(model: Model, prop: Property, centre: np.ndarray, reference: int | None, violates,
                     top: int = 12, rounds: int = 4, deadline: float | None = None) -> np.ndarray | None:
     """Surrogate-gradient-guided search: each round takes the gradient of the soft margin
@@ -157,12 +183,13 @@ def gradient_search(model: Model, prop: Property, centre: np.ndarray, reference:
     and moves to the best; returns a raster that ``violates`` confirms, or None."""
     budget = _budget(prop.region)
     objective = _soft_margin(model, prop, reference)
-    if not budget or objective is None:
-        return None
+    if not budget or objective is None or not fits_memory(_autograd_bytes(model)):
+        return None  # (a heuristic: skipped where its graph of every step would not fit the budget)
     import torch
 
     from .torch_sim import SpikingNetwork
 
+    batch = _batch(model, 2048)
     net = SpikingNetwork.from_model(model).train()  # surrogate gradients through every spike
     pos = changeable_positions(prop.region, centre)
     flat_centre = centre.reshape(-1)
@@ -172,28 +199,39 @@ def gradient_search(model: Model, prop: Property, centre: np.ndarray, reference:
             return None
         left = budget - int(np.count_nonzero(best != flat_centre))
         x = torch.tensor(best.reshape(1, *centre.shape), dtype=torch.float64, requires_grad=True)
-        objective(net(x, exact=False)).sum().backward()
+        started = time.perf_counter()
+        soft = objective(net(x, exact=False)).sum()
+        if deadline is not None and time.perf_counter() + 2 * (time.perf_counter() - started) > deadline:
+            return None  # the backward pass (about twice the forward) cannot be interrupted: it would overrun
+        soft.backward()
         grad = x.grad.numpy().reshape(-1)
         gain = grad[pos] * (1 - 2 * best[pos].astype(np.float64))  # predicted change if the bit flips
         # a bit flipped back towards the centre frees budget, so it is always allowed
         allowed = (best[pos] != flat_centre[pos]) | (left > 0)
         order = [p for p in np.argsort(gain, kind="stable") if allowed[p]][:top]
         cand = pos[np.array(order, dtype=np.int64)]
-        rows = [best]
-        for j in range(1, min(max(left, 1), cand.size) + 1):
-            for subset in itertools.combinations(cand, j):
-                r = best.copy()
+        subsets = [()] + [subset for j in range(1, min(max(left, 1), cand.size) + 1)
+                          for subset in itertools.combinations(cand, j)]
+        nxt, nxt_score = None, None  # the first candidate of least margin
+        for lo in range(0, len(subsets), batch):  # every combination simulated exactly, a batch at a time
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
+            rows = np.repeat(best[None], len(subsets[lo: lo + batch]), axis=0)
+            for r, subset in zip(rows, subsets[lo: lo + batch]):
                 r[list(subset)] ^= 1
-                rows.append(r)
-        rows = np.array(rows)
-        rows = rows[np.count_nonzero(rows != flat_centre, axis=1) <= budget]
-        rasters = rows.reshape(-1, *centre.shape)
-        res = simulate(model, rasters)
-        bad = violates(rasters, res)
-        if bad.any():
-            return rasters[int(np.argmax(bad))]
-        nxt = rows[int(np.argmin(margin(model, prop, res, reference)))]
-        if np.array_equal(nxt, best):
+            rows = rows[np.count_nonzero(rows != flat_centre, axis=1) <= budget]
+            if not len(rows):
+                continue
+            rasters = rows.reshape(-1, *centre.shape)
+            res = simulate(model, rasters)
+            bad = violates(rasters, res)
+            if bad.any():
+                return rasters[int(np.argmax(bad))]
+            scores = margin(model, prop, res, reference)
+            k = int(np.argmin(scores))
+            if nxt is None or scores[k] < nxt_score:
+                nxt, nxt_score = rows[k], scores[k]
+        if nxt is None or np.array_equal(nxt, best):
             return None
         best = nxt
     return None

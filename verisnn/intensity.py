@@ -41,6 +41,7 @@ import numpy as np
 
 from .encoders import DeltaEncoder, Encoder, LatencyEncoder, RateEncoder, _analog, encoder_from_model
 from .errors import InputError, ModelError, VerisnnError
+from .limits import count_json, count_text
 from .properties import Intensity, PropertyError, _raster
 
 
@@ -204,7 +205,7 @@ class IntensityRegion:
             raise VerisnnError(f"batch must be a positive integer, got {batch!r}", "batch")
         size = self.size
         if size >= 1 << 62:
-            raise VerisnnError(f"the intensity region has {size} rasters, too many to enumerate", _PATH)
+            raise VerisnnError(f"the intensity region has {count_text(size)} rasters, too many to enumerate", _PATH)
         varying = [g for g in self.groups if g.count > 1]
         radices = np.array([g.count for g in varying], dtype=np.int64)
         for start in range(0, size, int(batch)):
@@ -260,7 +261,7 @@ class IntensityRegion:
         return {"encoder": self.encoder.to_spec(), "eps": self.eps,
                 "centre_x_sha256": hashlib.sha256(np.ascontiguousarray(self.x_centre, np.float64).tobytes())
                 .hexdigest(),
-                "region_size": self.size, "changeable_bits": int(self.changeable.sum()),
+                "region_size": count_json(self.size), "changeable_bits": int(self.changeable.sum()),
                 "trains_per_group": [g.count for g in self.groups]}
 
 

@@ -9,7 +9,13 @@ code that reports a count passes it through :func:`count_json`.
 
 The budget is :data:`DEFAULT_MEMORY_BUDGET` unless the environment variable
 ``VERISNN_MEMORY_BUDGET`` (or the command line's ``--memory-budget``) says otherwise, as a
-number of bytes with an optional ``K``/``M``/``G``/``T`` suffix (powers of 1024).
+number of bytes with an optional ``K``/``M``/``G``/``T`` suffix (powers of 1024). Work done
+in batches takes at most :data:`BATCH_SHARE` of it per batch (:func:`batch_within_budget`).
+
+Time: a function with a timeout runs its work inside :func:`time_limit`; every loop whose
+length the model or a document drives calls :func:`check_deadline`, which raises
+:class:`DeadlineReached` once the limit has passed, and the function that set the limit
+answers "unknown (timeout)". So a limit is kept everywhere without passing it down.
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
 
 from .errors import ResourceError, VerisnnError
 
 DEFAULT_MEMORY_BUDGET = 4 << 30
 BUDGET_ENV = "VERISNN_MEMORY_BUDGET"
 EXACT_DIGITS = 1000  # counts up to this many decimal digits are reported exactly
+BATCH_SHARE = 0.5  # of the budget, what one batch of work may take (the rest: the model, the caller's data)
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _budget_override: int | None = None
@@ -77,6 +88,49 @@ def require_memory(nbytes: int, what: str) -> None:
                             f"(e.g. {BUDGET_ENV}=16G) if this machine has the memory")
 
 
+def batch_within_budget(per_item: int, wanted: int, what: str) -> int:
+    """How many items of about ``per_item`` bytes each one batch may hold: at most ``wanted``,
+    within :data:`BATCH_SHARE` of the budget, and at least 1 — refused
+    (:class:`ResourceError`) when even one item does not fit in the budget."""
+    require_memory(per_item, f"{what} (one at a time)")
+    return max(1, min(wanted, int(BATCH_SHARE * memory_budget()) // max(per_item, 1)))
+
+
+class DeadlineReached(BaseException):
+    """The limit of the enclosing :func:`time_limit` has passed. A ``BaseException``, like
+    ``KeyboardInterrupt``, so that handlers that turn a crash into an answer do not swallow
+    it; the function that set the limit catches it and answers "unknown (timeout)"."""
+
+
+_deadline: ContextVar[float | None] = ContextVar("verisnn_deadline", default=None)
+
+
+@contextmanager
+def time_limit(deadline: float | None) -> Iterator[None]:
+    """Within the block, :func:`check_deadline` raises :class:`DeadlineReached` once
+    ``time.perf_counter()`` passes ``deadline`` (``None``: no new limit). An inner limit
+    never extends an outer one."""
+    outer = _deadline.get()
+    inner = outer if deadline is None else deadline if outer is None else min(outer, deadline)
+    token = _deadline.set(inner)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def check_deadline() -> None:
+    """Raise :class:`DeadlineReached` if the enclosing :func:`time_limit` has passed."""
+    deadline = _deadline.get()
+    if deadline is not None and time.perf_counter() > deadline:
+        raise DeadlineReached
+
+
+def timeout_slack(timeout: float) -> float:
+    """How far past ``timeout`` seconds an answer may come (docs/cli.md, "Resource limits")."""
+    return max(1.0, 0.05 * timeout)
+
+
 def count_log10(n: int) -> float:
     """log10 of a positive integer of any size (no float overflow)."""
     if n <= 0:
@@ -106,5 +160,7 @@ def count_json(n: int) -> int | str:
     return n if n < 10 ** EXACT_DIGITS else count_text(n)
 
 
-__all__ = ["BUDGET_ENV", "DEFAULT_MEMORY_BUDGET", "EXACT_DIGITS", "count_json", "count_log10", "count_text",
-           "fits_memory", "human_bytes", "memory_budget", "parse_bytes", "require_memory", "set_memory_budget"]
+__all__ = ["BATCH_SHARE", "BUDGET_ENV", "DEFAULT_MEMORY_BUDGET", "DeadlineReached", "EXACT_DIGITS",
+           "batch_within_budget", "check_deadline", "count_json", "count_log10", "count_text", "fits_memory",
+           "human_bytes", "memory_budget", "parse_bytes", "require_memory", "set_memory_budget", "time_limit",
+           "timeout_slack"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from .errors import ModelError
+from .limits import check_deadline, human_bytes, require_memory
 
 NEURON_MODELS = ("if", "lif", "cuba_lif", "li")
 FIRE_WHEN = (">=", ">")
@@ -26,6 +27,9 @@ TIES = ("invalid", "lowest_index")
 MAX_V_BITS = 48  # keeps every product of the exact simulator inside int64
 MAX_DECAY_SHIFT = 14
 MAX_REFRACTORY = 100_000  # no longer than the longest run (time_steps <= 100000); keeps counters in int64
+# budgeted per entry of a conv2d layer's dense matrix: its int64 entries and the float and
+# int8 copies the exact product (simulator.ExactMatrix) and the interval bounds keep of it
+DENSE_ENTRY_BYTES = 24
 
 
 def _is_int(x: Any) -> bool:
@@ -227,6 +231,14 @@ class Dense:
     def dense_weight(self) -> np.ndarray:
         return self.weight
 
+    def fanout(self) -> np.ndarray:
+        """``[in]``: each input's synapses with a non-zero weight."""
+        return np.count_nonzero(self.weight, axis=0).astype(np.int64)
+
+    def synapses(self) -> int:
+        """Synapses with a non-zero weight (recurrent ones not included)."""
+        return int(np.count_nonzero(self.weight))
+
     def neuron_bias(self) -> np.ndarray:
         return self.bias
 
@@ -302,24 +314,56 @@ class Conv2d:
     def out_size(self) -> int:
         return math.prod(self.output_shape)
 
+    def _taps(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per kernel tap ``(dy, dx)`` that reaches the input: the output rows and columns
+        it reaches the input from, and the input rows and columns it reads."""
+        (_, h, w), (kh, kw) = self.input_shape, self.weight.shape[2:]
+        oh, ow = self.output_shape[1:]
+        ys, xs = np.arange(oh), np.arange(ow)
+        for dy in range(kh):
+            iy = ys * self.stride[0] - self.padding[0] + dy
+            y_in = (iy >= 0) & (iy < h)
+            for dx in range(kw):
+                check_deadline()
+                ix = xs * self.stride[1] - self.padding[1] + dx
+                x_in = (ix >= 0) & (ix < w)
+                if y_in.any() and x_in.any():
+                    yield dy, dx, ys[y_in], xs[x_in], iy[y_in], ix[x_in]
+
+    def fanout(self) -> np.ndarray:
+        """``[in]``: each input's synapses with a non-zero weight, from the kernel alone (no
+        dense matrix: a tap reaches each input at most once per output channel)."""
+        cached = self.__dict__.get("_fanout")
+        if cached is not None:
+            return cached
+        fan = np.zeros(self.input_shape, dtype=np.int64)
+        for dy, dx, _, _, iy, ix in self._taps():
+            fan[:, iy[:, None], ix[None, :]] += np.count_nonzero(self.weight[:, :, dy, dx], axis=0)[:, None, None]
+        fan = fan.reshape(-1)
+        fan.setflags(write=False)
+        object.__setattr__(self, "_fanout", fan)
+        return fan
+
+    def synapses(self) -> int:
+        """Synapses with a non-zero weight (recurrent ones not included)."""
+        return int(self.fanout().sum())
+
     def dense_weight(self) -> np.ndarray:
         """The equivalent ``[out][in]`` matrix (cached): every interpretation may
-        treat a convolution as the dense map it is."""
+        treat a convolution as the dense map it is. Its size comes from the declared shapes,
+        so it is budgeted first (:data:`DENSE_ENTRY_BYTES` per entry)."""
         cached = self.__dict__.get("_dense")
         if cached is not None:
             return cached
         oc, oh, ow = self.output_shape
         ic, h, w = self.input_shape
-        kh, kw = self.weight.shape[2:]
+        require_memory(DENSE_ENTRY_BYTES * self.out_size * self.in_size,
+                       f"the dense {self.out_size} x {self.in_size} matrix of a conv2d layer (input "
+                       f"{list(self.input_shape)}, {human_bytes(8 * self.out_size * self.in_size)} of int64, and "
+                       f"the copies the methods make)")
         mat = np.zeros((oc, oh, ow, ic, h, w), dtype=np.int64)
-        for y in range(oh):
-            for x in range(ow):
-                y0, x0 = y * self.stride[0] - self.padding[0], x * self.stride[1] - self.padding[1]
-                for dy in range(kh):
-                    for dx in range(kw):
-                        iy, ix = y0 + dy, x0 + dx
-                        if 0 <= iy < h and 0 <= ix < w:
-                            mat[:, y, x, :, iy, ix] = self.weight[:, :, dy, dx]
+        for dy, dx, y, x, iy, ix in self._taps():  # each tap: every output position it reaches at once
+            mat[:, y[:, None], x[None, :], :, iy[:, None], ix[None, :]] = self.weight[:, :, dy, dx]
         mat = mat.reshape(oc * oh * ow, ic * h * w)
         mat.setflags(write=False)
         object.__setattr__(self, "_dense", mat)

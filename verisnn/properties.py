@@ -33,6 +33,7 @@ import numpy as np
 
 from .documents import load_document
 from .errors import InputError, ModelError, VerisnnError
+from .limits import check_deadline
 from .model_format import first_schema_error
 
 MAX_PROPERTY_BYTES = 1 << 20  # a property is a few lines; anything larger is not one
@@ -780,7 +781,16 @@ def region_contains(region: Region, centre: Any, raster: Any) -> bool:
 
 
 def _binomial_prefix(n: int, k: int) -> int:
-    return sum(math.comb(n, j) for j in range(min(k, n) + 1))
+    """``sum(comb(n, j) for j <= k)``, each term from the last (one multiplication each, not a
+    fresh binomial: a flips region of a long model has thousands of huge terms)."""
+    if k >= n:
+        return 1 << n
+    total = term = 1
+    for j in range(k):
+        check_deadline()  # k and n come from the property and the model: a caller's time limit holds
+        term = term * (n - j) // (j + 1)
+        total += term
+    return total
 
 
 @lru_cache(maxsize=4096)

@@ -32,6 +32,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, Sequence, TypeVar
 
+from .limits import check_deadline
 from .model import Model, Neuron
 
 V = TypeVar("V")  # a value of the domain: an array, a tensor, a term, an interval
@@ -219,6 +220,7 @@ def run_layers(ops: Ops, model: Model, params: Sequence[LayerParams], x_seq: V, 
         state = initial_state(ops, layer.neuron, batch)
         outs, vs = [], []
         for t in range(model.time_steps):
+            check_deadline()  # a long run keeps the caller's time limit (verisnn.limits.time_limit)
             state, out = neuron_step(ops, layer.neuron, p, state, ops.at(a_seq, t))
             outs.append(out)
             if record_membranes:
@@ -262,6 +264,7 @@ def network_step(ops: Ops, model: Model, params: Sequence[LayerParams], state: N
                  ) -> tuple[NetworkState, list[V]]:
     """One time step of the whole network on input spikes ``x``: the
     transition-system view. Returns the new state and every layer's output."""
+    check_deadline()
     new_layers, new_pending, outputs = [], [], []
     for layer, p, ls, queue in zip(model.layers, params, state.layers, state.pending):
         if layer.delay:

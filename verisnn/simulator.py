@@ -22,6 +22,7 @@ import numpy as np
 
 from . import semantics
 from .errors import InputError, ModelError
+from .limits import batch_within_budget, require_memory
 from .model import Model
 from .readout import decide, first_spike_times, spike_counts
 from .semantics import LayerParams, OperatorOps
@@ -35,7 +36,10 @@ _BLOCK_ROWS = 1024  # rows of input per BLAS call in ExactMatrix
 def row_bound(matrix: np.ndarray) -> int:
     """The largest ``|W · x|`` over 0/1 vectors ``x``: the largest row sum of ``|W|``."""
     m = np.asarray(matrix, dtype=np.int64)
-    return int(np.abs(m).sum(axis=1).max()) if m.size else 0
+    if not m.size:
+        return 0
+    rows = max(1, (1 << 24) // max(m.shape[1], 1))  # in blocks: no |W| copy of a large (conv2d) matrix
+    return max(int(np.abs(m[k: k + rows]).sum(axis=1).max()) for k in range(0, m.shape[0], rows))
 
 
 _INT8_MACS = 1 << 22  # products at least this large go through the int8 kernel when it applies...
@@ -349,7 +353,7 @@ def synops(model: Model, raster_tbn: np.ndarray, outputs: Sequence[np.ndarray]) 
     total = np.zeros(raster_tbn.shape[1], dtype=np.int64)
     x = raster_tbn
     for layer, out in zip(model.layers, outputs):
-        fanout = (layer.dense_weight() != 0).sum(axis=0)
+        fanout = layer.fanout()
         if layer.delay < T:
             total += count_spikes(x[: T - layer.delay], axis=0) @ fanout
         if layer.recurrent is not None and layer.neuron.fires:
@@ -364,9 +368,34 @@ def _batch_major(seq: np.ndarray, spikes: bool) -> np.ndarray:
     return out if spikes else out.astype(np.int64)
 
 
+_STEP_OBJECT_BYTES = 256  # per layer and step, whatever the batch: the per-step arrays' own overhead
+
+
+def run_bytes(model: Model, batch: int, record_membranes: bool = False) -> int:
+    """About the peak bytes :func:`simulate` takes for ``batch`` rasters, from the declared
+    sizes (int64 values assumed): the input and its copies, and per layer its synaptic
+    input, its spikes and, if recorded, its membranes over all ``T`` steps."""
+    T = model.time_steps
+    per_step = 3 * model.input.size  # the raster, its int8 copy and its time-major copy
+    for layer in model.layers:
+        if layer.delay:  # a delayed copy of the input
+            per_step += layer.in_size
+        per_step += layer.out_size * (2 * 8 + 2 + (16 if record_membranes else 0))
+    return batch * T * per_step + T * len(model.layers) * _STEP_OBJECT_BYTES
+
+
+def simulation_batch(model: Model, wanted: int, what: str = "simulating a raster") -> int:
+    """The most rasters (at most ``wanted``) one :func:`simulate` call may take within the
+    memory budget's share for a batch; refused when even one raster does not fit."""
+    return batch_within_budget(run_bytes(model, 1), wanted, f"{what} of {model.time_steps} steps")
+
+
 def simulate(model: Model, raster: Any, record_membranes: bool = False) -> SimResult:
-    """Run ``model`` on an input raster ``[T, n]`` or ``[B, T, n]`` of 0/1 spikes."""
+    """Run ``model`` on an input raster ``[T, n]`` or ``[B, T, n]`` of 0/1 spikes (refused,
+    :class:`~verisnn.errors.ResourceError`, when the run would not fit the memory budget)."""
     arr, batched = check_raster(model, raster)
+    require_memory(run_bytes(model, arr.shape[0], record_membranes),
+                   f"simulating {arr.shape[0]} raster(s) of {model.time_steps} steps")
     x = np.ascontiguousarray(arr.transpose(1, 0, 2))  # [T, B, n]
     ops, params = _plan(model)
     outputs, membranes = semantics.run_layers(ops, model, params, x, (x.shape[1],), record_membranes)

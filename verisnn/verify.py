@@ -34,7 +34,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import semantics
-from .errors import VerisnnError
+from .errors import ResourceError, VerisnnError
+from .limits import DeadlineReached, count_json, count_text, time_limit
 from .model import Model
 from .model_format import model_hash
 from .properties import (HARDWARE_CONDITIONS, AnyInput, Deletions, DecidedBy, EnergyAtMost, FirstSpikeBy, Flips,
@@ -45,7 +46,7 @@ from .readout import decide
 from .bab import Search
 from .bounds import bounds_verify
 from .falsify import gradient_search, greedy_search, random_search
-from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate, single_raster
+from .simulator import NumpyOps, SimResult, _plan, check_raster, simulate, simulation_batch, single_raster
 
 VERDICTS = ("verified", "falsified", "unknown", "error")
 METHODS = ("auto", "enumerate", "bab", "bounds", "smt", "cpsat")
@@ -230,24 +231,49 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
     try:
         if method not in METHODS:
             raise VerisnnError(f"unknown method {method!r}; available: {', '.join(METHODS)}", "method")
-        if isinstance(prop.region, Intensity):  # the centre is an analog input, not a raster
-            check_against_model(prop, model)
-            return _intensity(model, centre, prop, method, timeout, max_region, batch, t0)
-        centre = single_raster(model, centre, "verify takes one centre raster", error=VerisnnError)
+        intensity = isinstance(prop.region, Intensity)  # then the centre is an analog input, not a raster
+        if not intensity:
+            centre = single_raster(model, centre, "verify takes one centre raster", error=VerisnnError)
         check_against_model(prop, model)
     except VerisnnError as e:
         return Result("error", method, elapsed(), reason=str(e))
+    details: dict[str, Any] = {}  # filled as the answer takes shape: a timeout still reports it
+    deadline = None if timeout is None else t0 + timeout
+    try:
+        with time_limit(deadline):
+            batch = simulation_batch(model, batch, "enumerating the region: simulating a raster")
+            if intensity:
+                return _intensity(model, centre, prop, method, timeout, max_region, batch, t0, details)
+            return _decide(model, centre, prop, method, timeout, max_region, batch, t0, details, deadline, solver,
+                           logic, bab_max_region)
+    except DeadlineReached:
+        return Result("unknown", method, elapsed(), reason=timeout_reason(t0, timeout), details=details)
+    except ResourceError as e:  # a resource limit reached: unknown, saying which (DESIGN.md)
+        return Result("unknown", method, elapsed(), reason=str(e), details=details)
+
+
+def timeout_reason(t0: float, timeout: float | None, progress: str = "") -> str:
+    """The reason of an answer that ran out of time: the time really spent, and the limit."""
+    spent = time.perf_counter() - t0
+    limit = "" if timeout is None else f" (limit {timeout:g} s)"
+    return f"timeout after {spent:.1f} s{limit}" + (f": {progress}" if progress else "")
+
+
+def _decide(model, centre, prop, method, timeout, max_region, batch, t0, details, deadline, solver, logic,
+            bab_max_region) -> Result:
+    """:func:`verify` on a raster region, within its time limit; fills ``details``."""
+    elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     try:
         size = region_size(prop.region, centre)
     except PropertyError as e:  # a jitter region too large even to count: far past any enumeration limit
         return Result("unknown", method, elapsed(), reason=str(e))
+    details["region_size"] = count_json(size)
     reference = int(simulate(model, centre).prediction[0])
     reference = None if reference < 0 else reference
-    details = {"region_size": size, "reference_decision": reference}
+    details["reference_decision"] = reference
     if isinstance(prop.condition, Robust) and reference is None:
         # the centre itself has no unique decision: it is its own counterexample
         return report_witness(model, prop, centre, centre, None, method, elapsed(), details)
-    deadline = None if timeout is None else t0 + timeout
     if isinstance(prop.condition, HARDWARE_CONDITIONS):
         return _hardware(model, centre, prop, method, reference, size, deadline, max_region, batch, t0, details)
     if method == "bounds":
@@ -257,11 +283,11 @@ def verify(model: Model, centre: Any, prop: Property, *, method: str = "auto", t
     if method == "smt":
         from .encodings.smt import smt_verify  # the SMT layer builds on this module's Result
 
-        return smt_verify(model, centre, prop, solver=solver, timeout=timeout, logic=logic)
+        return smt_verify(model, centre, prop, solver=solver, timeout=timeout, logic=logic, started=t0)
     if method == "cpsat":
         from .encodings.cpsat import cpsat_verify
 
-        return cpsat_verify(model, centre, prop, timeout=timeout)
+        return cpsat_verify(model, centre, prop, timeout=timeout, started=t0)
     if method == "bab":
         return _bab(model, centre, prop, reference, size, deadline, t0, details)
     if method == "auto":
@@ -289,30 +315,30 @@ def _enumerate(model, centre, prop, reference, size, deadline, max_region, batch
     """Simulate every raster of the region (a vectorised exhaustive check)."""
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     if size > max_region:
-        return Result("unknown", method, elapsed(), reason=f"region has {size} rasters, more than the "
+        return Result("unknown", method, elapsed(), reason=f"region has {count_text(size)} rasters, more than the "
                       f"enumeration limit {max_region}", details=details)
     witness, checked, timed_out = _scan(model, prop, region_batches(centre, prop.region, batch), reference, deadline)
     if timed_out:
-        return Result("unknown", method, elapsed(), reason=f"timeout after {deadline - t0} s "
-                      f"({checked} of {size} rasters checked)", details=details)
+        return Result("unknown", method, elapsed(), reason=timeout_reason(t0, deadline - t0, f"{checked} of "
+                      f"{count_text(size)} rasters checked"), details=details)
     if witness is not None:
         return report_witness(model, prop, centre, witness, reference, method, elapsed(), details)
     if checked != size:  # the enumeration and the count disagree: never claim a proof on it
         return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, "
-                      f"the region has {size}", details=details)
+                      f"the region has {count_text(size)}", details=details)
     evidence = {"method": "enumerate", "model_sha256": model_hash(model),
                 "centre_sha256": raster_sha256(centre),
-                "property": prop.to_dict(), "region_size": size, "rasters_checked": checked,
+                "property": prop.to_dict(), "region_size": count_json(size), "rasters_checked": checked,
                 "reference_decision": reference}
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
 
 
-def _price_enumeration(model, prop, centre, reference) -> tuple[np.ndarray | None, float]:
+def _price_enumeration(model, prop, centre, reference, batch: int) -> tuple[np.ndarray | None, float]:
     """Check the region's first two small batches of rasters: a violating raster (or None),
     and the seconds per raster that the second batch took (the first pays one-time set-up),
     which prices enumerating the whole region."""
     per_raster = math.inf
-    batches = itertools.islice(region_batches(centre, prop.region, PRICING_BATCH), 2)
+    batches = itertools.islice(region_batches(centre, prop.region, min(PRICING_BATCH, batch)), 2)
     for k, rasters in enumerate(batches):
         t = time.perf_counter()
         bad = violations(model, prop, rasters, reference)
@@ -336,13 +362,13 @@ def _bab(model, centre, prop, reference, size, deadline, t0, details, method: st
         return report_witness(model, prop, centre, witness, reference, method, elapsed(), details)
     covered = search.simulated + search.pruned
     if outcome == "timeout":
-        return Result("unknown", method, elapsed(), reason=f"timeout after {deadline - t0} s ({covered} of {size} "
-                      f"rasters covered)", details=details)
+        return Result("unknown", method, elapsed(), reason=timeout_reason(t0, deadline - t0, f"{count_text(covered)} "
+                      f"of {count_text(size)} rasters covered"), details=details)
     if covered != size:  # the walk and the count disagree: never claim a proof on it
-        return Result("error", method, elapsed(), reason=f"internal: the search covered {covered} rasters, "
-                      f"the region has {size}", details=details)
+        return Result("error", method, elapsed(), reason=f"internal: the search covered {count_text(covered)} "
+                      f"rasters, the region has {count_text(size)}", details=details)
     evidence = {"method": "bab", "model_sha256": model_hash(model), "centre_sha256": raster_sha256(centre),
-                "property": prop.to_dict(), "region_size": size, "reference_decision": reference,
+                "property": prop.to_dict(), "region_size": count_json(size), "reference_decision": reference,
                 **search.record()}
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
 
@@ -387,7 +413,7 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
         enumerable = size <= max_region
         predicted = None
         if enumerable and size > batch:  # (one batch is enumerated at once: no walk is cheaper)
-            witness, per_raster = _price_enumeration(model, prop, centre, reference)
+            witness, per_raster = _price_enumeration(model, prop, centre, reference, batch)
             predicted = per_raster * size
             if witness is not None:
                 return report_witness(model, prop, centre, witness, reference, "auto", elapsed(),
@@ -397,32 +423,37 @@ def _auto(model, centre, prop, reference, size, deadline, max_region, batch, t0,
         budgeted = enumerable and math.isfinite(predicted)
         tree_deadline = deadline if not budgeted else \
             min(deadline if deadline is not None else math.inf, time.perf_counter() + TREE_SHARE * predicted)
-        result = _bab(model, centre, prop, reference, size, tree_deadline, t0, details, "auto")
-        result.details["stage"] = "bab"
-        if result.verdict != "unknown" or (enumerable and (not budgeted or tree_deadline == deadline)):
-            return result
-        if enumerable:  # the tree, given half an enumeration's time, did not finish
+        try:
+            result = _bab(model, centre, prop, reference, size, tree_deadline, t0, details, "auto")
+        except ResourceError:  # the tree of this model does not fit the memory budget: the other methods
+            result = None
+        if result is not None:
+            result.details["stage"] = "bab"
+            if result.verdict != "unknown" or (enumerable and (not budgeted or tree_deadline == deadline)):
+                return result
+        if enumerable:  # the tree, given half an enumeration's time, did not finish (or did not fit)
             return enumerated()
         # too large to enumerate and the tree ran out of time: the solver, with what is left
     elif size <= max_region:
         return enumerated()
     if not isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)):
-        return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
-                      f"limit {max_region}, and no symbolic method covers it yet", details=details)
-    terms = model.time_steps * sum(int(np.count_nonzero(layer.dense_weight())) for layer in model.layers)
+        return Result("unknown", "auto", elapsed(), reason=f"region has {count_text(size)} rasters, more than the "
+                      f"enumeration limit {max_region}, and no symbolic method covers it yet", details=details)
+    terms = model.time_steps * sum(layer.synapses() for layer in model.layers)
     if terms > SMT_MAX_TERMS:
-        return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
-                      f"limit {max_region}, and the model ({terms} synapse-steps) is beyond what the solver "
-                      f"encodings decide (limit {SMT_MAX_TERMS})", details=details)
+        return Result("unknown", "auto", elapsed(), reason=f"region has {count_text(size)} rasters, more than the "
+                      f"enumeration limit {max_region}, and the model ({terms} synapse-steps) is beyond what the "
+                      f"solver encodings decide (limit {SMT_MAX_TERMS})", details=details)
     remaining = None if deadline is None else deadline - time.perf_counter()
     if remaining is not None and remaining <= 0:
-        return Result("unknown", "auto", elapsed(), reason=f"timeout after {deadline - t0} s (falsification "
-                      f"search found nothing; the region is too large to enumerate)", details=details)
+        return Result("unknown", "auto", elapsed(), reason=timeout_reason(t0, deadline - t0, "falsification "
+                      "search found nothing; the region is too large to enumerate"), details=details)
     # the last resort, a solver over the whole unrolled network: CP-SAT, which decides digits
     # queries that z3 does not (docs/benchmarks.md)
     from .encodings.cpsat import cpsat_verify
 
-    result, stage = cpsat_verify(model, centre, prop, timeout=remaining), "cpsat"
+    result, stage = cpsat_verify(model, centre, prop, timeout=None if deadline is None else deadline - t0,
+                                 started=t0), "cpsat"
     result.method = "auto"
     result.time_s = elapsed()
     result.details = {**details, **result.details, "stage": stage}
@@ -438,14 +469,13 @@ def _hardware(model, centre, prop, method, reference, size, deadline, max_region
     ``max_region``; CP-SAT beyond. A verified answer's evidence carries the profile."""
     elapsed = lambda: time.perf_counter() - t0  # noqa: E731
     key = next(iter(prop.condition.to_dict()))
-    remaining = lambda: None if deadline is None else max(deadline - time.perf_counter(), 0.0)  # noqa: E731
     if method in ("bounds", "smt"):
         return Result("error", method, elapsed(), reason=f"the {method} method does not decide {key} (hardware "
                       f"costs are decided by the cpsat, enumerate, bab and auto methods)", details=details)
     if method == "cpsat":
         from .encodings.cpsat import cpsat_verify
 
-        result = cpsat_verify(model, centre, prop, timeout=remaining())
+        result = cpsat_verify(model, centre, prop, timeout=None if deadline is None else deadline - t0, started=t0)
     elif method == "bab":
         result = _bab(model, centre, prop, reference, size, deadline, t0, details)
     elif method == "enumerate":
@@ -485,19 +515,20 @@ def _auto_hardware(model, centre, prop, reference, size, deadline, max_region, b
         return staged(_enumerate(model, centre, prop, reference, size, deadline, max_region, batch, t0, details,
                                  "auto"), "enumerate")
     flips_like = isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput))
-    terms = model.time_steps * sum(int(np.count_nonzero(layer.dense_weight())) for layer in model.layers)
+    terms = model.time_steps * sum(layer.synapses() for layer in model.layers)
     if not flips_like or terms > SMT_MAX_TERMS:
         why = (f"the model ({terms} synapse-steps) is beyond the solver encodings (limit {SMT_MAX_TERMS})"
                if flips_like else "no solver encoding covers the region")
-        return Result("unknown", "auto", elapsed(), reason=f"region has {size} rasters, more than the enumeration "
-                      f"limit {max_region}, and {why}", details=details)
+        return Result("unknown", "auto", elapsed(), reason=f"region has {count_text(size)} rasters, more than the "
+                      f"enumeration limit {max_region}, and {why}", details=details)
     left = None if deadline is None else deadline - time.perf_counter()
     if left is not None and left <= 0:
-        return Result("unknown", "auto", elapsed(), reason=f"timeout after {deadline - t0} s (falsification search "
-                      f"found nothing; the region is too large to enumerate)", details=details)
+        return Result("unknown", "auto", elapsed(), reason=timeout_reason(t0, deadline - t0, "falsification search "
+                      "found nothing; the region is too large to enumerate"), details=details)
     from .encodings.cpsat import cpsat_verify
 
-    return staged(cpsat_verify(model, centre, prop, timeout=left), "cpsat")
+    return staged(cpsat_verify(model, centre, prop, timeout=None if deadline is None else deadline - t0,
+                               started=t0), "cpsat")
 
 
 def _bounds(model, centre, prop, reference, method: str, t0: float, details: dict) -> Result | None:
@@ -528,7 +559,7 @@ def report_witness(model: Model, prop: Property, centre: np.ndarray, witness: np
 
 
 def _intensity(model: Model, x: Any, prop: Property, method: str, timeout: float | None, max_region: int,
-               batch: int, t0: float) -> Result:
+               batch: int, t0: float, details: dict) -> Result:
     """An ``intensity`` region: the exact set of rasters the encoder makes of the L∞ ball
     (:mod:`verisnn.intensity`), enumerated, or sampled when it is too large; witnesses
     carry an analog input inside the ball that encodes to them."""
@@ -547,7 +578,7 @@ def _intensity(model: Model, x: Any, prop: Property, method: str, timeout: float
     centre = region.centre_raster
     reference = int(simulate(model, centre).prediction[0])
     reference = None if reference < 0 else reference
-    details = {"region_size": region.size, "reference_decision": reference, "region": region.summary()}
+    details.update(region_size=count_json(region.size), reference_decision=reference, region=region.summary())
     deadline = None if timeout is None else t0 + timeout
 
     def witness_result(w: np.ndarray) -> Result:
@@ -569,18 +600,18 @@ def _intensity(model: Model, x: Any, prop: Property, method: str, timeout: float
                     return witness_result(sample[int(np.argmax(bad))])
                 if deadline is None:
                     break
-        return Result("unknown", method, elapsed(), reason=f"region has {region.size} rasters, more than the "
-                      f"enumeration limit {max_region}", details=details)
+        return Result("unknown", method, elapsed(), reason=f"region has {count_text(region.size)} rasters, more "
+                      f"than the enumeration limit {max_region}", details=details)
     witness, checked, timed_out = _scan(model, prop, region.iter_batches(batch), reference, deadline)
     if timed_out:
-        return Result("unknown", method, elapsed(), reason=f"timeout after {timeout} s ({checked} of "
-                      f"{region.size} rasters checked)", details=details)
+        return Result("unknown", method, elapsed(), reason=timeout_reason(t0, timeout, f"{checked} of "
+                      f"{count_text(region.size)} rasters checked"), details=details)
     if witness is not None:
         return witness_result(witness)
     if checked != region.size:
         return Result("error", method, elapsed(), reason=f"internal: enumerated {checked} rasters, the region "
-                      f"has {region.size}", details=details)
+                      f"has {count_text(region.size)}", details=details)
     evidence = {"method": "enumerate", "model_sha256": model_hash(model), "centre_sha256": raster_sha256(centre),
                 "analog_centre": np.asarray(x, dtype=np.float64).tolist(), "property": prop.to_dict(),
-                "region_size": region.size, "rasters_checked": checked, "reference_decision": reference}
+                "region_size": count_json(region.size), "rasters_checked": checked, "reference_decision": reference}
     return Result("verified", method, elapsed(), evidence=evidence, details=details)

@@ -49,13 +49,14 @@ from . import semantics
 from .encodings.cpsat import (DEFAULT_WORKERS, SOLVER, CpSatOps, EncodingTimeout, Lin, Sym, Violation, _is_const,
                               _is_literal, _lin, _set_parameters, _sum, cpsat_params, region_inputs)
 from .errors import InputError, VerisnnError
+from .limits import DeadlineReached, batch_within_budget, count_json, count_text, time_limit
 from .hardware import HardwareProfile, Placement, cost, load_profile, place
 from .model import Model
 from .model_format import model_hash
 from .properties import (AnyInput, Deletions, EnergyAtMost, Flips, Insertions, LatencyAtMost, PropertyError,
                          Region, changeable_positions, parse_property, region_contains, region_size)
-from .simulator import check_raster, simulate, single_raster
-from .verify import region_batches, raster_sha256
+from .simulator import check_raster, run_bytes, simulate, single_raster
+from .verify import region_batches, raster_sha256, timeout_reason
 
 QUANTITIES = ("latency_us", "energy_uj", "synops", "spikes")
 METHODS = ("auto", "enumerate", "cpsat")
@@ -392,6 +393,12 @@ def replay(model: Model, raster: np.ndarray, quantity: str, profile: HardwarePro
     return _values(model, np.asarray(raster)[None], quantity, profile, placement)[0]
 
 
+def _batch(model: Model, wanted: int) -> int:
+    """Rasters per batch of replays within the memory budget (a replay with its costs: about
+    twice a simulation)."""
+    return batch_within_budget(2 * run_bytes(model, 1), wanted, f"replaying a raster of {model.time_steps} steps")
+
+
 def _region(region: Any) -> Region:
     if isinstance(region, Region):
         return region
@@ -405,23 +412,26 @@ def _greedy(model: Model, centre: np.ndarray, region: Region, quantity: str, pro
     and its exact value."""
     pos = changeable_positions(region, centre)
     budget = pos.size if isinstance(region, AnyInput) else min(region.k, pos.size)
+    chunk = _batch(model, chunk)
     flat = centre.reshape(-1)
     best, best_value = flat.copy(), start
     for _ in range(min(budget, MAX_GREEDY_ROUNDS)):
         free = pos[best[pos] == flat[pos]]  # changes not made yet (undoing one never raises the budget's use)
         if free.size == 0:
             break
-        rows = np.repeat(best[None], free.size, axis=0)
-        rows[np.arange(free.size), free] ^= 1
-        values = []
-        for lo in range(0, len(rows), chunk):
+        top, top_value = None, best_value  # the first single change that raises the quantity most
+        for lo in range(0, free.size, chunk):  # made a chunk at a time: all at once is free x cells bytes
             if deadline is not None and time.perf_counter() > deadline:
                 return best.reshape(centre.shape), best_value
-            values += _values(model, rows[lo: lo + chunk].reshape(-1, *centre.shape), quantity, profile, placement)
-        top = int(np.argmax(np.array(values, dtype=object)))
-        if values[top] <= best_value:
+            rows = np.repeat(best[None], min(chunk, free.size - lo), axis=0)
+            rows[np.arange(len(rows)), free[lo: lo + chunk]] ^= 1
+            values = _values(model, rows.reshape(-1, *centre.shape), quantity, profile, placement)
+            k = int(np.argmax(np.array(values, dtype=object)))
+            if values[k] > top_value:
+                top, top_value = rows[k], values[k]
+        if top is None:
             break
-        best, best_value = rows[top], values[top]
+        best, best_value = top, top_value
     return best.reshape(centre.shape), best_value
 
 
@@ -475,17 +485,18 @@ def worst_case(model: Model, centre: Any, region: Any, quantity: str,
     solver = cp_model.CpSolver()
     _set_parameters(solver, parameters or {})
 
-    size = region_size(region, centre)
-    details: dict[str, Any] = {"region": region.to_dict(), "region_size": size, "model_sha256": model_hash(model),
+    details: dict[str, Any] = {"region": region.to_dict(), "model_sha256": model_hash(model),
                                "centre_sha256": raster_sha256(centre)}
+    # the centre's value is every answer's lower bound: replayed before the time limit starts counting
     centre_value = replay(model, centre, quantity, hw, placement)
     deadline = None if timeout is None else t0 + timeout
-    limit = "" if timeout is None else f"timeout after {timeout} s: "
+    limit = lambda: "" if timeout is None else timeout_reason(t0, timeout) + ": "  # noqa: E731
 
     def answer(status, witness, exact, bound, reason=None, **more) -> WorstCase:
         if not region_contains(region, centre, witness):
             raise RuntimeError("internal: a worst-case witness outside the region")
-        if replay(model, witness, quantity, hw, placement) != exact:
+        replayed = centre_value if witness is centre else replay(model, witness, quantity, hw, placement)
+        if replayed != exact:
             raise RuntimeError(f"internal: the witness of {quantity} {exact} does not replay to it")
         if bound is not None and bound < exact:
             raise RuntimeError(f"internal: the upper bound {bound} is below the replayed value {exact}")
@@ -493,87 +504,96 @@ def worst_case(model: Model, centre: Any, region: Any, quantity: str,
                          witness.astype(np.int8), None if hw is None else hw.name, elapsed(), reason,
                          {**details, **more})
 
-    if method == "enumerate" or (method == "auto" and size <= max_region):
-        if size > max_region:
-            return answer("unknown", centre, centre_value, None, f"region has {size} rasters, more than the "
-                          f"enumeration limit {max_region}; the value is the centre's (a lower bound)",
-                          method="enumerate")
-        best, best_value, checked = centre, centre_value, 0
-        for rasters in region_batches(centre, region, batch):
-            if deadline is not None and time.perf_counter() > deadline:
-                status = "feasible" if checked else "unknown"
-                return answer(status, best, best_value, None, f"{limit}{checked} of {size} rasters checked; the "
-                              "value is a lower bound", method="enumerate", rasters_checked=checked)
-            values = _values(model, rasters, quantity, hw, placement)
-            top = int(np.argmax(np.array(values, dtype=object)))
-            checked += len(rasters)
-            if values[top] > best_value:
-                best, best_value = rasters[top], values[top]
-        if checked != size:  # the enumeration and the count disagree: never certify on it
-            raise RuntimeError(f"internal: enumerated {checked} rasters, the region has {size}")
-        return answer("optimal", best, best_value, best_value, method="enumerate", rasters_checked=checked)
+    def search() -> WorstCase:
+        size = region_size(region, centre)
+        details["region_size"] = count_json(size)
+        if method == "enumerate" or (method == "auto" and size <= max_region):
+            if size > max_region:
+                return answer("unknown", centre, centre_value, None, f"region has {count_text(size)} rasters, more "
+                              f"than the enumeration limit {max_region}; the value is the centre's (a lower bound)",
+                              method="enumerate")
+            best, best_value, checked = centre, centre_value, 0
+            for rasters in region_batches(centre, region, _batch(model, batch)):
+                if deadline is not None and time.perf_counter() > deadline:
+                    status = "feasible" if checked else "unknown"
+                    return answer(status, best, best_value, None, f"{limit()}{checked} of {count_text(size)} rasters "
+                                  "checked; the value is a lower bound", method="enumerate", rasters_checked=checked)
+                values = _values(model, rasters, quantity, hw, placement)
+                top = int(np.argmax(np.array(values, dtype=object)))
+                checked += len(rasters)
+                if values[top] > best_value:
+                    best, best_value = rasters[top], values[top]
+            if checked != size:  # the enumeration and the count disagree: never certify on it
+                raise RuntimeError(f"internal: enumerated {checked} rasters, the region has {count_text(size)}")
+            return answer("optimal", best, best_value, best_value, method="enumerate", rasters_checked=checked)
 
-    details.update(method="cpsat", solver=SOLVER)
+        details.update(method="cpsat", solver=SOLVER)
+        try:
+            built = _build(model, centre, region, hw, placement, deadline)
+        except EncodingTimeout:
+            return answer("unknown", centre, centre_value, None, f"{limit()}building the CP-SAT model did not "
+                          "finish; the value is the centre's (a lower bound)")
+        objective = built.terms.quantity(quantity)
+        details.update(flip_variables=len(built.flips), variables=len(built.ops.model.proto.variables),
+                       constraints=len(built.ops.model.proto.constraints), build_s=round(elapsed(), 6),
+                       interval_bound=objective.hi)
+        if objective.lo == objective.hi:  # the bounds fix it on the whole region: every raster attains it
+            if centre_value != objective.lo:
+                raise RuntimeError(f"internal: the encoding fixes {quantity} at {objective.lo}, the centre replays "
+                                   f"{centre_value}")
+            return answer("optimal", centre, centre_value, centre_value, stage="bounds")
+        seed, seed_value = centre, centre_value
+        if greedy:
+            seed, seed_value = _greedy(model, centre, region, quantity, hw, placement, deadline, centre_value)
+            details.update(greedy_value=seed_value, greedy_s=round(elapsed() - details["build_s"], 6))
+        if deadline is not None and time.perf_counter() >= deadline:
+            status = "feasible" if greedy else "unknown"
+            return answer(status, seed, seed_value, objective.hi, f"{limit()}before CP-SAT ran; the value is a "
+                          "lower bound, the bound the interval bound")
+        model_cp = built.ops.model
+        model_cp.maximize(objective.expr)
+        _hint(model_cp, built.flips, centre, seed, deadline)
+        solver.parameters.num_workers = workers
+        if deadline is not None:
+            solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 1e-3)
+        status = solver.solve(model_cp)
+        name = solver.status_name(status)
+        details.update(status=name, solve_s=round(solver.wall_time, 6), branches=solver.num_branches,
+                       conflicts=solver.num_conflicts)
+        if status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):  # the centre is a solution: a defect
+            raise RuntimeError(f"internal: CP-SAT answered {name} for a region that holds the centre "
+                               f"({model_cp.validate() or solver.solution_info()})")
+        # CP-SAT's proven bound on the maximum, capped by the interval bound of the expression; only
+        # with a solution is it one (after UNKNOWN CP-SAT reports 0, a value that proves nothing)
+        bound = objective.hi
+        cp_bound = solver.best_objective_bound  # a double: exact for integers below 2^53
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and math.isfinite(cp_bound) and abs(cp_bound) < 2.0**52:
+            bound = min(bound, math.ceil(cp_bound))
+        best, best_value, found = seed, seed_value, "greedy search" if greedy else "centre"
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            witness = _witness(centre, built.flips, solver.boolean_value)
+            exact = replay(model, witness, quantity, hw, placement)
+            solved = int(solver.value(objective.expr))
+            if exact != solved:
+                raise RuntimeError(f"internal: the encoding's {quantity} of the witness is {solved}, the replay "
+                                   f"gives {exact}")
+            if status == cp_model.OPTIMAL:
+                return answer("optimal", witness, exact, exact)
+            if exact >= best_value:
+                best, best_value, found = witness, exact, "CP-SAT"
+        if bound <= best_value:  # CP-SAT proved nothing exceeds a value that a replayed raster attains
+            return answer("optimal", best, best_value, best_value, stage=f"{found} and CP-SAT's bound")
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not greedy:
+            return answer("unknown", best, best_value, bound, f"{limit()}CP-SAT found no solution ({name}); the "
+                          "value is the centre's (a lower bound)")
+        return answer("feasible", best, best_value, bound, f"{limit()}the maximum lies in [{best_value}, {bound}] "
+                      f"{_EXACT_UNIT[quantity]} (the {found}'s raster; CP-SAT's bound)")
+
     try:
-        built = _build(model, centre, region, hw, placement, deadline)
-    except EncodingTimeout:
-        return answer("unknown", centre, centre_value, None, f"{limit}building the CP-SAT model did not finish; "
-                      "the value is the centre's (a lower bound)")
-    objective = built.terms.quantity(quantity)
-    details.update(flip_variables=len(built.flips), variables=len(built.ops.model.proto.variables),
-                   constraints=len(built.ops.model.proto.constraints), build_s=round(elapsed(), 6),
-                   interval_bound=objective.hi)
-    if objective.lo == objective.hi:  # the bounds fix it on the whole region: every raster attains it
-        if centre_value != objective.lo:
-            raise RuntimeError(f"internal: the encoding fixes {quantity} at {objective.lo}, the centre replays "
-                               f"{centre_value}")
-        return answer("optimal", centre, centre_value, centre_value, stage="bounds")
-    seed, seed_value = centre, centre_value
-    if greedy:
-        seed, seed_value = _greedy(model, centre, region, quantity, hw, placement, deadline, centre_value)
-        details.update(greedy_value=seed_value, greedy_s=round(elapsed() - details["build_s"], 6))
-    if deadline is not None and time.perf_counter() >= deadline:
-        status = "feasible" if greedy else "unknown"
-        return answer(status, seed, seed_value, objective.hi, f"{limit}before CP-SAT ran; the value is a lower "
-                      "bound, the bound the interval bound")
-    model_cp = built.ops.model
-    model_cp.maximize(objective.expr)
-    _hint(model_cp, built.flips, centre, seed, deadline)
-    solver.parameters.num_workers = workers
-    if deadline is not None:
-        solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 1e-3)
-    status = solver.solve(model_cp)
-    name = solver.status_name(status)
-    details.update(status=name, solve_s=round(solver.wall_time, 6), branches=solver.num_branches,
-                   conflicts=solver.num_conflicts)
-    if status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):  # the centre is a solution: a defect
-        raise RuntimeError(f"internal: CP-SAT answered {name} for a region that holds the centre "
-                           f"({model_cp.validate() or solver.solution_info()})")
-    # CP-SAT's proven bound on the maximum, capped by the interval bound of the expression; only
-    # with a solution is it one (after UNKNOWN CP-SAT reports 0, a value that proves nothing)
-    bound = objective.hi
-    cp_bound = solver.best_objective_bound  # a double: exact for integers below 2^53
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and math.isfinite(cp_bound) and abs(cp_bound) < 2.0**52:
-        bound = min(bound, math.ceil(cp_bound))
-    best, best_value, found = seed, seed_value, "greedy search" if greedy else "centre"
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        witness = _witness(centre, built.flips, solver.boolean_value)
-        exact = replay(model, witness, quantity, hw, placement)
-        solved = int(solver.value(objective.expr))
-        if exact != solved:
-            raise RuntimeError(f"internal: the encoding's {quantity} of the witness is {solved}, the replay "
-                               f"gives {exact}")
-        if status == cp_model.OPTIMAL:
-            return answer("optimal", witness, exact, exact)
-        if exact >= best_value:
-            best, best_value, found = witness, exact, "CP-SAT"
-    if bound <= best_value:  # CP-SAT proved nothing exceeds a value that a replayed raster attains
-        return answer("optimal", best, best_value, best_value, stage=f"{found} and CP-SAT's bound")
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) and not greedy:
-        return answer("unknown", best, best_value, bound, f"{limit}CP-SAT found no solution ({name}); the value "
-                      "is the centre's (a lower bound)")
-    return answer("feasible", best, best_value, bound, f"{limit}the maximum lies in [{best_value}, {bound}] "
-                  f"{_EXACT_UNIT[quantity]} (the {found}'s raster; CP-SAT's bound)")
+        with time_limit(deadline):
+            return search()
+    except DeadlineReached:
+        return answer("unknown", centre, centre_value, None, f"{limit()}the value is the centre's (a lower bound)")
 
 
 # ---------------------------------------------------------------- the cross-check
