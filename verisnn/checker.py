@@ -295,6 +295,18 @@ def _check_model_file(m: dict, add: Callable, base: Path | None) -> Model:
     return model
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values: like ``==`` (so 1 and 1.0 are one number), except that true
+    and false are not the numbers 1 and 0."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)) or isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return a == b
+
+
 def _remember(cache: dict, key, value) -> None:
     if len(cache) >= _CACHE_SIZE:
         cache.pop(next(iter(cache)))  # the oldest entry
@@ -337,7 +349,7 @@ def _check_property(doc: dict, model: Model, add: Callable) -> Property:
         prop = parse_property(doc["property"])
     except VerisnnError as e:
         raise _Failed("property", f"the property does not parse: {e}") from None
-    if prop.to_dict() != doc["property"]:
+    if not _same(prop.to_dict(), doc["property"]):
         raise _Failed("property", f"the property is not in canonical form: {doc['property']} reads as "
                                   f"{prop.to_dict()}")
     if doc["verdict"] != "error":  # an error answer may be about a property that does not fit the model
@@ -422,7 +434,7 @@ def _check_verdict(doc: dict, prop: Property, add: Callable) -> None:
         if ev["model_sha256"] != doc["model"]["sha256"]:
             raise _Failed("verdict", f"the evidence names the model {ev['model_sha256']}, the certificate "
                                      f"{doc['model']['sha256']}")
-        if ev["property"] != doc["property"]:
+        if not _same(ev["property"], doc["property"]):
             raise _Failed("verdict", f"the evidence names the property {ev['property']}, the certificate "
                                      f"{doc['property']}")
         if "centre_sha256" in ev and (doc["centre"] is None or ev["centre_sha256"] != doc["centre"]["sha256"]):
@@ -430,7 +442,7 @@ def _check_verdict(doc: dict, prop: Property, add: Callable) -> None:
         if "reference_decision" in ev and ev["reference_decision"] != doc["centre"]["reference_decision"]:
             raise _Failed("verdict", "the evidence's reference decision is not the centre's")
         if ("analog_centre" in ev) != isinstance(prop.region, Intensity) or \
-                "analog_centre" in ev and ev["analog_centre"] != doc["centre"].get("analog"):
+                "analog_centre" in ev and not _same(ev["analog_centre"], doc["centre"].get("analog")):
             raise _Failed("verdict", "the evidence's analog centre (analog_centre) is not the centre's analog input")
         bad = _hardware_profile_matches(ev, prop)
         if bad:
@@ -580,7 +592,7 @@ def _hardware_profile_matches(ev: dict, prop: Property) -> str | None:
     from .hardware import load_profile
 
     now = plain(load_profile(prop.condition.profile).to_dict())
-    return None if now == ev["hardware_profile"] else \
+    return None if _same(now, ev["hardware_profile"]) else \
         f"the hardware profile {prop.condition.profile!r} differs from the one recorded"
 
 
@@ -651,8 +663,8 @@ def _check_bounds(doc, model, prop, centre, clock, independent):
     if report.holds is not True:
         return False, "re-derived interval bounds do not prove the condition"
     again = plain(report.details)
-    if again != ev["bounds"]:
-        differ = sorted(k for k in set(again) | set(ev["bounds"]) if again.get(k) != ev["bounds"].get(k))
+    if not _same(again, ev["bounds"]):
+        differ = sorted(k for k in set(again) | set(ev["bounds"]) if not _same(again.get(k), ev["bounds"].get(k)))
         return False, f"re-derived bounds differ from the record in {', '.join(differ)}"
     detail = "re-derived the interval bounds: the same record, and they prove the condition"
     if independent:
@@ -736,7 +748,7 @@ def _transition_system(doc, model, prop):
     in_lo = np.zeros(n, dtype=np.int64) if letters is None else letters.min(axis=0).astype(np.int64)
     in_hi = np.ones(n, dtype=np.int64) if letters is None else letters.max(axis=0).astype(np.int64)
     box = reachable_box(layout, in_lo, in_hi)
-    if plain(box.to_json()) != ev["box"]:
+    if not _same(plain(box.to_json()), ev["box"]):
         raise _Failed(ev["kind"], "the recomputed invariant box differs from the recorded one")
     return TransitionSystem(model, monitor, letters=letters, box=box)
 
@@ -897,7 +909,7 @@ def _check_costs(doc, model, centre) -> tuple[bool, str]:
             again = plain(cost(model, raster, profile).to_json())
         except VerisnnError as e:
             return False, f"the {name}'s costs cannot be recomputed: {e}"
-        if again != costs[name]:
+        if not _same(again, costs[name]):
             return False, f"the {name}'s recomputed costs differ from the recorded ones"
     return True, f"recomputed on profile {profile.name}: the same"
 
