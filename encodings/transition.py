@@ -32,6 +32,7 @@ import numpy as np
 
 from verisnn import semantics
 from verisnn.bounds import Interval, IntervalOps, interval_params
+from verisnn.limits import check_deadline
 from verisnn.model import Model
 from verisnn.monitors import Monitor
 from verisnn.semantics import NetworkState
@@ -175,6 +176,7 @@ class TransitionSystem:
         t = self.terms
         out, cons = [], []
         for name, lo, hi in zip(self.names, self.lo, self.hi):
+            check_deadline()  # one variable per state component: thousands on a conv2d model
             v = t.f.int_var(f"{tag}_{name}")
             parts = ([t.le(int(lo), v)] if lo > -INF else []) + ([t.le(v, int(hi))] if hi < INF else [])
             cons += parts
@@ -189,6 +191,7 @@ class TransitionSystem:
         n = self.model.input.size
         xs, cons = [], []
         for i in range(n):
+            check_deadline()
             x, c = t.input_bit(f"x{tag}_{i}")
             xs.append(x)
             cons.append(c)

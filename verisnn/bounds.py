@@ -120,8 +120,8 @@ class IntervalMatrix:
     def __init__(self, matrix: np.ndarray):
         m = np.asarray(matrix, dtype=np.int64)
         # the exact simulator's products (BLAS where exact): the ends are 0/1 vectors
-        self.pos = ExactMatrix(np.maximum(m, 0))
-        self.neg = ExactMatrix(np.minimum(m, 0))
+        self.pos = ExactMatrix(m, part="positive")
+        self.neg = ExactMatrix(m, part="negative")
 
     def __call__(self, x: Interval) -> Interval:
         return Interval(self.pos(x.lo) + self.neg(x.hi), self.pos(x.hi) + self.neg(x.lo))

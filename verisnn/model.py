@@ -27,9 +27,10 @@ TIES = ("invalid", "lowest_index")
 MAX_V_BITS = 48  # keeps every product of the exact simulator inside int64
 MAX_DECAY_SHIFT = 14
 MAX_REFRACTORY = 100_000  # no longer than the longest run (time_steps <= 100000); keeps counters in int64
-# budgeted per entry of a conv2d layer's dense matrix: its int64 entries and the float and
-# int8 copies the exact product (simulator.ExactMatrix) and the interval bounds keep of it
-DENSE_ENTRY_BYTES = 24
+# budgeted per entry of a conv2d layer's dense matrix: its int64 entries and up to three exact
+# products' copies (simulator.ExactMatrix: float64 and int8), the simulator's and the interval
+# bounds' positive and negative halves
+DENSE_ENTRY_BYTES = 8 + 3 * (8 + 1)
 
 
 def _is_int(x: Any) -> bool:

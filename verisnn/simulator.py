@@ -16,13 +16,13 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from . import semantics
 from .errors import InputError, ModelError
-from .limits import batch_within_budget, require_memory
+from .limits import batch_within_budget, check_deadline, require_memory
 from .model import Model
 from .readout import decide, first_spike_times, spike_counts
 from .semantics import LayerParams, OperatorOps
@@ -33,13 +33,23 @@ CURRENT_LIMIT = 1 << 48  # |i| * num (num <= 2^14) must stay inside int64
 _BLOCK_ROWS = 1024  # rows of input per BLAS call in ExactMatrix
 
 
+_BLOCK_ENTRIES = 1 << 22  # entries of a large matrix handled at once: no whole-matrix temporaries, and a
+# caller's time limit is checked between blocks (a conv2d layer's dense matrix has hundreds of millions)
+
+
+def _row_blocks(m: np.ndarray) -> Iterator[slice]:
+    rows = max(1, _BLOCK_ENTRIES // max(m.shape[1], 1))
+    for k in range(0, m.shape[0], rows):
+        check_deadline()
+        yield slice(k, k + rows)
+
+
 def row_bound(matrix: np.ndarray) -> int:
     """The largest ``|W · x|`` over 0/1 vectors ``x``: the largest row sum of ``|W|``."""
     m = np.asarray(matrix, dtype=np.int64)
     if not m.size:
         return 0
-    rows = max(1, (1 << 24) // max(m.shape[1], 1))  # in blocks: no |W| copy of a large (conv2d) matrix
-    return max(int(np.abs(m[k: k + rows]).sum(axis=1).max()) for k in range(0, m.shape[0], rows))
+    return max(int(np.abs(m[rows]).sum(axis=1).max()) for rows in _row_blocks(m))
 
 
 _INT8_MACS = 1 << 22  # products at least this large go through the int8 kernel when it applies...
@@ -81,16 +91,30 @@ class ExactMatrix:
     2^31: an int8 x int8 -> int32 integer product, for large products), ``float32``
     (row sums below 2^24), ``float64`` (below 2^53), ``int64`` (otherwise). Every
     intermediate of each is an exact integer.
+
+    ``part``: ``"positive"`` / ``"negative"`` applies only the matrix's positive / negative
+    entries (the halves interval bounds use), without a whole copy of either.
     """
 
-    def __init__(self, matrix: np.ndarray, out_dtype=np.int64):
+    def __init__(self, matrix: np.ndarray, out_dtype=np.int64, part: str | None = None):
         m = np.asarray(matrix, dtype=np.int64)
-        self.bound = row_bound(m)
+        keep = {None: lambda a: a, "positive": lambda a: np.maximum(a, 0), "negative": lambda a: np.minimum(a, 0)}[part]
+        # one pass for the bound and the range, one to fill the transposed copies: a block at a time
+        self.bound, lo, hi = 0, 0, 0
+        for rows in _row_blocks(m) if m.size else ():
+            block = keep(m[rows])
+            self.bound = max(self.bound, int(np.abs(block).sum(axis=1).max()))
+            lo, hi = min(lo, int(block.min())), max(hi, int(block.max()))
         self.dtype = np.float32 if self.bound < F32_EXACT else np.float64 if self.bound < F64_EXACT else np.int64
         self.out_dtype = out_dtype
-        self.t = np.ascontiguousarray(m.T.astype(self.dtype))
-        fits_int8 = m.size and -128 <= m.min() and m.max() <= 127 and self.bound < (1 << 31)
-        self.t8 = np.ascontiguousarray(m.T.astype(np.int8)) if fits_int8 else None
+        self.t = np.empty(m.shape[::-1], dtype=self.dtype)
+        fits_int8 = m.size and -128 <= lo and hi <= 127 and self.bound < (1 << 31)
+        self.t8 = np.empty(m.shape[::-1], dtype=np.int8) if fits_int8 else None
+        for rows in _row_blocks(m):
+            block = keep(m[rows]).T
+            self.t[:, rows] = block
+            if self.t8 is not None:
+                self.t8[:, rows] = block
         self.int8_from = _INT8_MACS  # below this many multiply-adds the kernel's overhead dominates
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

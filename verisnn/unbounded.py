@@ -46,7 +46,8 @@ from .monitors import Monitor, NumpyLogic, first_violation, monitor_for
 from .properties import NoOverflow, Property, PropertyError, check_against_model
 from .simulator import NumpyOps, _plan, layer_params, simulate
 from .smt_terms import parse_term
-from .verify import OverflowRecordingOps, Result
+from .limits import DeadlineReached, check_deadline, time_limit
+from .verify import OverflowRecordingOps, Result, timeout_reason
 
 METHODS = ("auto", "kinduction", "pdr", "bmc", "explore")
 DEFAULT_MAX_DEPTH = 24  # unrolling depth of bmc and k-induction
@@ -245,6 +246,11 @@ class _Clock:
         return self.deadline is not None and time.perf_counter() > self.deadline
 
 
+    def reason(self, reasons: list[str]) -> str:
+        """Why an answer is unknown: each method's word, after the time really spent once it ran out."""
+        said = "; ".join(reasons)
+        return timeout_reason(self.t0, self.deadline - self.t0, said) if self.over() else said
+
 def _check(s: z3.Solver, clock: _Clock, *assumptions) -> tuple[z3.CheckSatResult, str | None]:
     """``s.check`` within the clock: the solver's own timeout, and an interrupt of its
     context at the deadline for the engines that do not watch that timeout (Spacer)."""
@@ -399,6 +405,7 @@ def _nodes(e: z3.ExprRef) -> list[z3.ExprRef]:
         a = todo.pop()
         if a.get_id() in seen:
             continue
+        check_deadline()  # an invariant or a transition relation can have millions of nodes
         seen.add(a.get_id())
         out.append(a)
         todo += a.children()
@@ -452,9 +459,12 @@ def verify_unbounded(model: Model, prop: Property, method: str = "auto", timeout
     if letters is not None:  # the claim covers these input vectors only: certificates record them
         details["letters_allowed"] = letters.tolist()
     try:
-        if method == "explore":
-            return _run_explore(model, prop, monitor, letters, budget, clock, details)
-        return _run_smt(model, prop, monitor, letters, method, depth, clock, details)
+        with time_limit(clock.deadline):  # what the engines do not watch themselves (the box, building terms)
+            if method == "explore":
+                return _run_explore(model, prop, monitor, letters, budget, clock, details)
+            return _run_smt(model, prop, monitor, letters, method, depth, clock, details)
+    except DeadlineReached:
+        return Result("unknown", method, clock.elapsed(), reason=clock.reason([]), details=details)
     except (ModelError, VerisnnError) as e:
         return Result("error", method, clock.elapsed(), reason=str(e), details=details)
     except z3.Z3Exception as e:
@@ -514,7 +524,7 @@ def _run_smt(model, prop, monitor, letters, method, depth, clock, details) -> Re
             return Result("verified", "kinduction", clock.elapsed(), evidence=evidence, details=details)
         reasons.append(f"kinduction: {payload}")
         if method == "kinduction" or clock.over():
-            return Result("unknown", method, clock.elapsed(), reason="; ".join(reasons), details=details)
+            return Result("unknown", method, clock.elapsed(), reason=clock.reason(reasons), details=details)
     ts = _new_system(model, monitor, letters, box)
     outcome, payload, stats = _pdr(ts, clock)
     details.update({f"pdr_{k}": v for k, v in stats.items()})
@@ -531,7 +541,7 @@ def _run_smt(model, prop, monitor, letters, method, depth, clock, details) -> Re
         reasons.append(f"pdr: a violation is reachable, but bmc found no witness within {reached} steps")
     else:
         reasons.append(f"pdr: {payload}")
-    return Result("unknown", method, clock.elapsed(), reason="; ".join(reasons), details=details)
+    return Result("unknown", method, clock.elapsed(), reason=clock.reason(reasons), details=details)
 
 
 __all__ = ["METHODS", "replay_unbounded", "verify_unbounded"]
