@@ -702,7 +702,7 @@ def test_a_re_check_out_of_time_is_not_valid(certs):
     for case in ("bab", "enumerate", "smt-z3", "cpsat", "explore"):
         report = check_certificate(certs[case][0], timeout=0)
         assert not report.valid, case
-        assert "time limit" in failed(report)[certs[case][0]["evidence"]["kind"]], failed(report)
+        assert "time limit" in " ".join(failed(report).values()), failed(report)
 
 
 def test_an_error_about_the_centre_is_a_record_without_centre():

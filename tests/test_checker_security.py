@@ -264,6 +264,27 @@ def test_the_largest_depth_the_schema_allows_stops_at_the_time_limit():
     assert not report.valid and "time limit" in failed(report)["kinduction"]
 
 
+def test_work_the_document_makes_huge_stops_at_the_time_limit():
+    """Counting a flips region of 100,000 bits on a 20,000-step model takes seconds: a check
+    keeps its time limit there too (verisnn.limits.time_limit around the whole check)."""
+    from verisnn.properties import Flips, Robust
+    from verisnn.verify import verify
+
+    model = Model(time_steps=20_000, input=InputSpec(10), layers=(Dense([[1] * 10], Neuron(1, "if", threshold=5)),),
+                  readout=Readout("spike_count"))
+    centre, prop = np.zeros((20_000, 10), dtype=np.int8), Property(Flips(100_000), Robust())
+    cert = make_certificate(model, prop, centre, verify(model, centre, prop, timeout=0.01))
+    cert.update(verdict="verified", reason=None)
+    cert["evidence"] = {"kind": "enumerate", "model_sha256": cert["model"]["sha256"], "property": cert["property"],
+                        "centre_sha256": cert["centre"]["sha256"], "region_size": 5,
+                        "reference_decision": cert["centre"]["reference_decision"],
+                        "rasters_checked": 5}
+    t0 = time.perf_counter()
+    report = check_certificate(cert, timeout=1.0)
+    assert time.perf_counter() - t0 < 1.0 + 1.5
+    assert not report.valid and "time limit" in " ".join(failed(report).values()), failed(report)
+
+
 def test_queries_beyond_the_memory_budget_are_refused_before_they_are_built():
     try:
         set_memory_budget(1 << 20)

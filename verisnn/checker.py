@@ -48,7 +48,7 @@ import numpy as np
 from .certificate import (FORMAT, SEMANTICS, load_certificate, plain, read_certificate_json, sha256_text,
                           tool_versions)
 from .errors import InputError, ModelError, VerisnnError
-from .limits import count_text, require_memory
+from .limits import DeadlineReached, count_text, require_memory, time_limit
 from .model import Model
 from .model_format import (MAX_FILE_BYTES, canonical_json, model_from_dict, model_hash, parse_json,
                            read_bounded)
@@ -71,6 +71,7 @@ _FILE_MODELS: dict[str, tuple[Model, str]] = {}  # file bytes SHA-256 -> (model,
 ENUMERATE_RECHECK_MAX = 20_000  # cpsat claims on regions this small are re-decided by plain enumeration
 OTHER_SOLVER = {"z3": "cvc5", "z3-native": "cvc5", "cvc5": "z3"}  # re-solve with a solver of another family
 SOLVER_FAMILY = {"z3": "z3", "z3-native": "z3", "cvc5": "cvc5"}
+TIME_UP = "the re-check did not finish within the time limit: not validated"
 TERM_BYTES = 500  # memory per z3 term node of a rebuilt query (with its Python wrapper and the solver's copy)
 
 
@@ -133,10 +134,11 @@ def check_certificate(cert_or_path: str | Path | dict, *, timeout: float | None 
                       independent: bool = False) -> CheckReport:
     """Re-validate a certificate (a path to its JSON file, or the parsed document).
 
-    ``timeout`` (seconds) bounds the re-checks that search (re-solving, re-running a
-    method); a re-check cut short fails. ``independent``: re-decide ``bab`` and ``bounds``
-    claims by plain enumeration of the region too (independent of the tree's pruning and
-    of the bound propagation; about as slow as enumerating the region).
+    ``timeout`` (seconds) bounds the whole check (re-solving, re-running a method and every
+    loop the document drives; :func:`verisnn.limits.time_limit`); a check cut short fails.
+    ``independent``: re-decide ``bab`` and ``bounds`` claims by plain enumeration of the
+    region too (independent of the tree's pruning and of the bound propagation; about as
+    slow as enumerating the region).
 
     Raises :class:`InputError` only when the file cannot be read or is not JSON; a document
     that breaks the schema, or any other fault, is an invalid report naming it."""
@@ -149,9 +151,12 @@ def check_certificate(cert_or_path: str | Path | dict, *, timeout: float | None 
         base = Path(cert_or_path).parent
         doc = read_certificate_json(cert_or_path)
     try:
-        _run_checks(doc, report, clock, base, independent)
+        with time_limit(clock.deadline):
+            _run_checks(doc, report, clock, base, independent)
     except _Failed as f:
         report.checks.append(Check(f.name, False, f.detail))
+    except DeadlineReached:
+        report.checks.append(Check("time", False, TIME_UP))
     except Exception as e:  # a document that crashes a re-check is not validated by it (never a traceback)
         report.checks.append(Check("internal", False, f"the checker failed on this certificate: "
                                                       f"{type(e).__name__}: {e}"))
@@ -548,7 +553,7 @@ def _check_unbounded_witness(doc, model, prop, w, clock):
     neurons = model.input.size + sum(layer.out_size for layer in model.layers)
     require_memory(len(w) * neurons * 16, f"replaying the {len(w)}-step witness")
     if clock.over():
-        return False, "the re-check did not finish within the time limit: not validated"
+        return False, TIME_UP
     step = replay_unbounded(model, prop, w)
     if step is None:
         return False, f"the witness does not violate {prop.condition.to_dict()} on the reference simulator"
@@ -578,8 +583,8 @@ def _timed(check: Callable) -> Callable:
     def run(doc, model, prop, centre, clock, independent):
         try:
             return check(doc, model, prop, centre, clock, independent)
-        except _TimeUp:
-            return False, "the re-check did not finish within the time limit: not validated"
+        except (_TimeUp, DeadlineReached):
+            return False, TIME_UP
     return run
 
 
