@@ -285,6 +285,18 @@ def test_work_the_document_makes_huge_stops_at_the_time_limit():
     assert not report.valid and "time limit" in " ".join(failed(report).values()), failed(report)
 
 
+def test_a_cpsat_record_of_a_region_cp_sat_does_not_encode_is_not_valid():
+    """It was re-decided by enumerating the whole region (without a limit, for ever)."""
+    from verisnn.properties import parse_property, region_size
+
+    cert = genuine("cpsat")
+    prop = {"region": {"jitter": {"shift": 1, "spikes": 3}}, "condition": "robust"}
+    cert["property"] = cert["evidence"]["property"] = prop
+    cert["evidence"]["region_size"] = region_size(parse_property(prop).region, np.array(cert["centre"]["raster"]))
+    cert["costs"] = None
+    assert "not a CP-SAT record" in failed(check_certificate(cert))["cpsat"]
+
+
 def test_queries_beyond_the_memory_budget_are_refused_before_they_are_built():
     try:
         set_memory_budget(1 << 20)

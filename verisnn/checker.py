@@ -684,8 +684,9 @@ def _check_cpsat(doc, model, prop, centre, clock, independent):
     if bad:
         return False, bad
     size = ev["region_size"]
-    flips_like = isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput))
-    if size <= ENUMERATE_RECHECK_MAX or not flips_like:
+    if not isinstance(prop.region, (Flips, Deletions, Insertions, AnyInput)):  # the regions CP-SAT encodes
+        return False, f"CP-SAT does not decide {next(iter(prop.region.to_dict()))} regions: not a CP-SAT record"
+    if size <= ENUMERATE_RECHECK_MAX:
         r = _rerun(doc, model, prop, centre, clock, "enumerate", max_region=max(size, 1))
         how = "plain enumeration"
     else:
