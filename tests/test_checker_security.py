@@ -436,8 +436,7 @@ FIELD_EDITS = [  # (case, edit, the failing check, words): each once carried, un
 @pytest.mark.parametrize("case,edit,check,words", FIELD_EDITS,
                          ids=[f"{c}-{i}" for i, (c, *_) in enumerate(FIELD_EDITS)])
 def test_an_edited_field_makes_a_genuine_certificate_not_valid(case, edit, check, words):
-    cert = genuine(case)
-    assert check_certificate(cert).valid
+    cert = genuine(case)  # valid as produced (test_checker_fuzz checks every case)
     edit(cert)
     report = check_certificate(cert, timeout=30)
     assert not report.valid
