@@ -44,6 +44,7 @@ from verisnn import semantics
 from verisnn.bounds import Interval, IntervalOps, interval_params
 from verisnn.bounds import input_bounds as bounds_input_bounds
 from verisnn.errors import VerisnnError
+from verisnn.interrupts import solve_cpsat
 from verisnn.limits import DeadlineReached, count_json, time_limit
 from verisnn.model import Model
 from verisnn.model_format import model_hash
@@ -749,7 +750,7 @@ def add_centre_hint(enc: Encoding, deadline: float | None = None) -> bool:
         if left <= 0:
             return False
         solver.parameters.max_time_in_seconds = left
-    if solver.solve(copy) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if solve_cpsat(solver, copy) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     values = solver.response_proto.solution
     for k in range(len(enc.model.proto.variables)):
@@ -840,7 +841,7 @@ def _decide(model: Model, centre: np.ndarray, prop: Property, solver: cp_model.C
     if deadline is not None:
         solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 1e-3)
     try:
-        status = solver.solve(enc.model)
+        status = solve_cpsat(solver, enc.model)  # a Ctrl-C raises KeyboardInterrupt, never UNKNOWN
     except Exception as e:  # a solver crash is an answer we cannot use, never a proof
         return Result("error", METHOD, elapsed(), reason=f"internal: CP-SAT failed: {type(e).__name__}: {e}",
                       details=details)

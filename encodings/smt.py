@@ -45,6 +45,7 @@ from pysmt.typing import BOOL, INT
 
 from verisnn import semantics
 from verisnn.errors import VerisnnError
+from verisnn.interrupts import check_z3_reason
 from verisnn.limits import DeadlineReached, check_deadline, count_json, time_limit
 from verisnn.model import Model
 from verisnn.model_format import model_hash
@@ -200,6 +201,7 @@ def _balanced(add: Callable[[Term, Term], Term], items: Sequence[Term]) -> Term:
 
 
 def _timeout_reason(why: str, timeout: float | None) -> str:
+    check_z3_reason(why)  # a Ctrl-C that z3 caught is an interrupt, not an unknown
     if "timeout" in why or "canceled" in why:
         return f"solver timeout after {timeout} s ({why})"
     return f"solver answered unknown ({why})"

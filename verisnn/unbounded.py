@@ -40,6 +40,7 @@ import z3
 
 from . import semantics
 from .errors import InputError, ModelError, VerisnnError
+from .interrupts import check_z3_reason
 from .model import Model
 from .model_format import model_hash
 from .monitors import Monitor, NumpyLogic, first_violation, monitor_for
@@ -266,7 +267,9 @@ def _check(s: z3.Solver, clock: _Clock, *assumptions) -> tuple[z3.CheckSatResult
     finally:
         if timer is not None:
             timer.cancel()
-    return r, (s.reason_unknown() if r == z3.unknown else None)
+    why = s.reason_unknown() if r == z3.unknown else None
+    check_z3_reason(why)  # a Ctrl-C that z3 caught is an interrupt, not an unknown
+    return r, why
 
 
 def _raster(ts, model_z3: z3.ModelRef, xs: list[np.ndarray]) -> np.ndarray:

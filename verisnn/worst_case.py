@@ -49,6 +49,7 @@ from . import semantics
 from .encodings.cpsat import (DEFAULT_WORKERS, SOLVER, CpSatOps, EncodingTimeout, Lin, Sym, Violation, _is_const,
                               _is_literal, _lin, _set_parameters, _sum, cpsat_params, region_inputs)
 from .errors import InputError, VerisnnError
+from .interrupts import solve_cpsat
 from .limits import DeadlineReached, batch_within_budget, count_json, count_text, time_limit
 from .hardware import HardwareProfile, Placement, cost, load_profile, place
 from .model import Model
@@ -306,7 +307,7 @@ def _hint(model_cp: cp_model.CpModel, flips: list[tuple[int, int, Any]], centre:
     solver.parameters.num_workers = 1
     if deadline is not None:
         solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 1e-3)
-    if solver.solve(copy) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if solve_cpsat(solver, copy) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         values = solver.response_proto.solution
         for k in range(len(model_cp.proto.variables)):
             model_cp.add_hint(model_cp.get_int_var_from_proto_index(k), int(values[k]))
@@ -556,7 +557,7 @@ def worst_case(model: Model, centre: Any, region: Any, quantity: str,
         solver.parameters.num_workers = workers
         if deadline is not None:
             solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 1e-3)
-        status = solver.solve(model_cp)
+        status = solve_cpsat(solver, model_cp)  # a Ctrl-C raises KeyboardInterrupt, never UNKNOWN
         name = solver.status_name(status)
         details.update(status=name, solve_s=round(solver.wall_time, 6), branches=solver.num_branches,
                        conflicts=solver.num_conflicts)
@@ -617,7 +618,7 @@ def evaluate_terms(model: Model, raster: Any, profile: str | Path | HardwareProf
         built.ops.model.add(f == int(raster[t, i] != c[t, i]))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
-    status = solver.solve(built.ops.model)
+    status = solve_cpsat(solver, built.ops.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise RuntimeError(f"internal: the encoding has no run for this input ({solver.status_name(status)})")
     value = lambda x: int(solver.value(x.expr)) if not _is_const(x.expr) else int(x.expr)  # noqa: E731
