@@ -36,6 +36,7 @@ import jsonschema
 import numpy as np
 
 from .errors import InputError, ModelError, VerisnnError
+from .limits import check_deadline
 from .model import Model
 from .model_format import _readable, first_schema_error, model_hash, model_to_dict, parse_json, read_bounded
 from .properties import Intensity, Property
@@ -66,13 +67,17 @@ def _loading_validator() -> jsonschema.Draft202012Validator:
 
 
 def _check_bits(rows: Any, path: str) -> None:
-    """``rows`` (already an array of arrays) is rectangular and holds 0/1 integers only."""
+    """``rows`` (already an array of arrays) is rectangular and holds 0/1 integers only
+    (a row at a time at C speed; the caller's time limit is kept between rows)."""
     for t, row in enumerate(rows):
+        check_deadline()
         if len(row) != len(rows[0]):
             raise InputError(f"row {t} has {len(row)} entries, row 0 has {len(rows[0])}", f"{path}[{t}]")
+        if set(map(type, row)) <= {int} and set(row) <= {0, 1}:
+            continue
         for i, v in enumerate(row):
             if type(v) is not int or v not in (0, 1):  # noqa: E721 - bool is not a bit here
-                raise InputError(f"{v!r} is not one of [0, 1]", f"{path}[{t}][{i}]")
+                raise InputError(f"{repr(v)[:40]} is not one of [0, 1]", f"{path}[{t}][{i}]")
 
 
 def validate_certificate(doc: Any) -> None:
