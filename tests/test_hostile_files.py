@@ -5,7 +5,9 @@ argument, key or node and stays short."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -400,3 +402,130 @@ def test_a_case_study_name_cannot_name_a_file_outside_its_folder(tmp_path):
         build_case_study({"name": "../../escaped", "dataset": "iris", "time_steps": 4, "hidden": [2],
                           "training": {"epochs": 1}}, tmp_path / "a" / "b", progress=False)
     assert err.value.path == "config.name" and not (tmp_path / "a").exists()
+
+
+# ----------------------------------------------------------------------------- the audit store (item 8)
+
+
+def _filled_store(out: Path, rows: int = 5) -> None:
+    """A campaign store named 'a' (the audit config below) holding ``rows`` results."""
+    from verisnn.store import RESULT_COLUMNS, Store
+
+    with Store(out) as store:
+        store.ensure_campaign("a", "0" * 64)
+        run = store.begin_run(config={}, config_sha256="0" * 64, queries=rows, already_done=0, workers=1,
+                              scheduler=None, version="test")
+        for i in range(rows):
+            row = dict.fromkeys(RESULT_COLUMNS)
+            row.update(key=f"k{i}", kind="verify", model_sha256="m", method="auto", verdict="verified",
+                       result={"verdict": "verified", "pad": "x" * 2000}, run_id=run)
+            row.pop("stored_at")
+            store.add(row)
+
+
+def _audit_config(tmp_path: Path, inputs: int = 3) -> Path:
+    save_model(tiny_model(), tmp_path / "m.snn.json")
+    np.save(tmp_path / "X.npy", np.stack([RASTER] * inputs))
+    config = tmp_path / "audit.yaml"
+    config.write_text(json.dumps({"name": "a", "model": "m.snn.json", "inputs": {"file": "X.npy"},
+                                  "properties": [{"name": "f1", "property": {"region": {"flips": 1},
+                                                                             "condition": "robust"}}]}))
+    return config
+
+
+def _stored_rows(out: Path) -> list[dict]:
+    from verisnn.store import Store
+
+    with Store(out, writable=False) as store:
+        return store.rows()
+
+
+def _pages_capped(monkeypatch, cap) -> None:
+    """SQLite as on a full disk: the database may not grow beyond ``cap(db)`` pages."""
+    import sqlite3
+
+    from verisnn import store
+
+    real = sqlite3.connect
+
+    def connect(*args, **kwargs):
+        db = real(*args, **kwargs)
+        db.execute(f"PRAGMA max_page_count = {cap(db)}")
+        return db
+    monkeypatch.setattr(store.sqlite3, "connect", connect)
+
+
+def test_a_full_disk_is_named_and_what_was_stored_stays(tmp_path, monkeypatch):
+    from verisnn.store import RESULT_COLUMNS, Store, StoreError
+
+    _filled_store(tmp_path / "out")
+    before = _stored_rows(tmp_path / "out")
+    _pages_capped(monkeypatch, lambda db: db.execute("PRAGMA page_count").fetchone()[0])
+    with Store(tmp_path / "out") as store, pytest.raises(StoreError, match="the disk is full") as err:
+        for i in range(100):
+            row = {**dict.fromkeys(RESULT_COLUMNS), "key": f"new{i}", "kind": "verify", "model_sha256": "m",
+                   "method": "auto", "verdict": "unknown", "result": {"pad": "y" * 4000}, "run_id": 1}
+            row.pop("stored_at")
+            store.add(row)
+    assert "cannot rollback" not in str(err.value)
+    monkeypatch.undo()
+    after = _stored_rows(tmp_path / "out")
+    assert after[: len(before)] == before  # intact, and whatever fitted is whole
+
+
+def test_audit_on_a_full_disk_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    config = _audit_config(tmp_path, inputs=40)  # more answers than the pages left hold
+    _pages_capped(monkeypatch, lambda db: 8)
+    code, answer = run_json(capsys, "audit", config, "--out", tmp_path / "out", "--workers", "1", "--no-progress")
+    assert code == 2 and "the disk is full" in answer["error"] and "cannot rollback" not in answer["error"], answer
+    monkeypatch.undo()
+    assert 0 < len(_stored_rows(tmp_path / "out")) < 40  # the answers stored before the disk filled are kept
+
+
+def test_rerunning_an_audit_on_a_read_only_store_exits_2_and_changes_nothing(tmp_path, capsys, monkeypatch):
+    import hashlib
+    import sqlite3
+
+    from verisnn import store
+
+    config = _audit_config(tmp_path)
+    _filled_store(tmp_path / "out")
+    digest = hashlib.sha256((tmp_path / "out" / "campaign.sqlite").read_bytes()).hexdigest()
+    real = sqlite3.connect
+    monkeypatch.setattr(store.sqlite3, "connect", lambda path, **kw: real(
+        path if str(path).startswith("file:") else f"file:{path}?mode=ro", uri=True, **kw))
+    code, answer = run_json(capsys, "audit", config, "--out", tmp_path / "out", "--workers", "1", "--no-progress")
+    assert code == 2 and "read-only" in answer["error"] and "--out" in answer["error"], answer
+    real_open = os.open
+
+    def read_only_fs(path, flags, *args):  # root ignores permissions: refuse writes as a read-only mount does
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+    monkeypatch.setattr(store.os, "open", read_only_fs)
+    code, answer = run_json(capsys, "audit", config, "--out", tmp_path / "out", "--workers", "1", "--no-progress")
+    assert code == 2 and "Read-only file system" in answer["error"], answer
+    monkeypatch.undo()
+    assert hashlib.sha256((tmp_path / "out" / "campaign.sqlite").read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("offset", [100, 4096])
+def test_a_damaged_store_is_named(tmp_path, capsys, offset):
+    import sqlite3
+
+    from verisnn.store import Store, StoreError
+
+    config = _audit_config(tmp_path)
+    _filled_store(tmp_path / "out")
+    db = sqlite3.connect(tmp_path / "out" / "campaign.sqlite")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the file itself
+    db.close()
+    path = tmp_path / "out" / "campaign.sqlite"
+    data = bytearray(path.read_bytes())
+    data[offset:offset + 200] = b"\x5a" * 200
+    path.write_bytes(bytes(data))
+    code, answer = run_json(capsys, "audit", config, "--out", tmp_path / "out", "--workers", "1", "--no-progress")
+    assert code == 2 and "the campaign store is damaged" in answer["error"], answer
+    with pytest.raises(StoreError, match="damaged"), Store(tmp_path / "out", writable=False) as store:
+        store.campaign(), store.rows()  # the report's reads name it too
+    assert path.read_bytes() == bytes(data)  # left as it was, for the user to restore

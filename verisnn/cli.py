@@ -595,8 +595,9 @@ def cmd_audit(args) -> tuple[dict, str]:
 
     config = existing_file(args.config, "config")
     try:
-        summary = run_audit(config, Path(args.out), workers=args.workers, scheduler=args.scheduler,
-                            progress=not args.no_progress)
+        with writing("--out"):  # a full disk or a read-only folder while the report is written
+            summary = run_audit(config, Path(args.out), workers=args.workers, scheduler=args.scheduler,
+                                progress=not args.no_progress)
     except InputError as e:
         raise InputError(e.message, f"{args.config}: {e.path}" if e.path else args.config) from None
     certs = summary["certificates"]

@@ -24,6 +24,7 @@ one folder at once; the kernel releases it when its holder dies, even by ``kill 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import json
@@ -109,7 +110,36 @@ def now() -> str:
 
 
 class StoreError(InputError):
-    """A campaign folder that cannot hold this campaign (locked, another campaign, not a store)."""
+    """A campaign folder that cannot hold this campaign (locked, another campaign, not a
+    store) or a store that cannot be used (the disk is full, read-only, damaged)."""
+
+
+def _cause(e: sqlite3.Error) -> str:
+    """What an SQLite error means for the user, and what to do."""
+    text = str(e)
+    if "full" in text:
+        return f"the disk is full ({text}): free some space and run again; the results stored so far are kept"
+    if "readonly" in text or "read-only" in text:
+        return (f"the campaign store cannot be written: a read-only file or file system ({text}); give a writable "
+                f"--out (a copy of this folder resumes where it stopped)")
+    if "malformed" in text or "not a database" in text or "encrypted" in text:
+        return (f"the campaign store is damaged ({text}): restore campaign.sqlite from a copy, or give a new --out "
+                f"(the campaign then runs again)")
+    if "locked" in text or "busy" in text:
+        return f"the campaign store is in use by another program ({text})"
+    return f"the campaign store failed: {type(e).__name__}: {text}"
+
+
+@contextlib.contextmanager
+def _translated(path: Path):
+    """SQLite errors as :class:`StoreError` naming the cause; a key stored twice stays an
+    ``sqlite3.IntegrityError`` (a defect of the caller, not of the store)."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except sqlite3.Error as e:
+        raise StoreError(_cause(e), str(path)) from None
 
 
 class Store:
@@ -131,24 +161,30 @@ class Store:
                 raise StoreError(f"cannot create the campaign folder: {e.strerror}", str(self.dir)) from None
             self._lock()
             try:
-                self.db = sqlite3.connect(self.path, isolation_level=None)  # autocommit; explicit BEGIN per insert
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=FULL")  # a committed result survives a power loss too
-                self.db.execute("PRAGMA foreign_keys=ON")
-                self._create()
-            except sqlite3.DatabaseError as e:
+                with _translated(self.path):
+                    self.db = sqlite3.connect(self.path, isolation_level=None)  # autocommit; explicit BEGIN per insert
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                    self.db.execute("PRAGMA synchronous=FULL")  # a committed result survives a power loss too
+                    self.db.execute("PRAGMA foreign_keys=ON")
+                    self._create()
+            except BaseException:
                 self._unlock()
-                raise StoreError(f"not a usable campaign store: {e}", str(self.path)) from None
+                raise
         else:
             if not self.path.is_file():
                 raise StoreError("no campaign store here (campaign.sqlite is missing)", str(self.dir))
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+            with _translated(self.path):
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
         self.db.row_factory = sqlite3.Row
 
     # ------------------------------------------------------------------ setup
 
     def _lock(self) -> None:
-        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # a read-only file system, a folder without write permission
+            raise StoreError(f"cannot write to the campaign folder ({e.strerror}): give a writable --out",
+                             str(self.dir)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -162,8 +198,7 @@ class Store:
             self._lock_fd = None
 
     def _create(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self.db.execute(statement)
@@ -171,10 +206,21 @@ class Store:
                 for op in ("UPDATE", "DELETE"):
                     self.db.execute(f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
                                     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        """One transaction, committed at the end; on any failure rolled back (when SQLite
+        has not already done so itself, as after a full disk) and the failure named."""
+        with _translated(self.path):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):  # the original failure is the one to report
+                        self.db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         self.db.close()
@@ -190,19 +236,15 @@ class Store:
         """One INSERT in its own transaction, committed before returning."""
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             cur = self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return cur.lastrowid
 
     # ------------------------------------------------------------------ campaign and runs
 
     def campaign(self) -> dict | None:
-        row = self.db.execute("SELECT * FROM campaign").fetchone()
+        with _translated(self.path):
+            row = self.db.execute("SELECT * FROM campaign").fetchone()
         return dict(row) if row else None
 
     def ensure_campaign(self, name: str, config_sha256: str) -> dict:
@@ -233,14 +275,16 @@ class Store:
                                   "message": message})
 
     def runs(self) -> list[dict]:
-        return [dict(r) for r in self.db.execute(
-            "SELECT runs.*, run_ends.ended_at, run_ends.status, run_ends.stored, run_ends.message "
-            "FROM runs LEFT JOIN run_ends USING (run_id) ORDER BY run_id")]
+        with _translated(self.path):
+            return [dict(r) for r in self.db.execute(
+                "SELECT runs.*, run_ends.ended_at, run_ends.status, run_ends.stored, run_ends.message "
+                "FROM runs LEFT JOIN run_ends USING (run_id) ORDER BY run_id")]
 
     # ------------------------------------------------------------------ results
 
     def done_keys(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT key FROM results")}
+        with _translated(self.path):
+            return {r[0] for r in self.db.execute("SELECT key FROM results")}
 
     def add(self, row: dict[str, Any]) -> None:
         """Insert one result row (its own committed transaction). ``property``,
@@ -260,12 +304,13 @@ class Store:
         """Stored result rows in insertion order (all, or those of ``keys``), JSON columns decoded."""
         out = []
         wanted = None if keys is None else set(keys)
-        for r in self.db.execute("SELECT * FROM results ORDER BY rowid"):
-            if wanted is not None and r["key"] not in wanted:
-                continue
-            d = dict(r)
-            for c in _JSON_COLUMNS:
-                if d[c] is not None:
-                    d[c] = json.loads(d[c])
-            out.append(d)
+        with _translated(self.path):
+            for r in self.db.execute("SELECT * FROM results ORDER BY rowid"):
+                if wanted is not None and r["key"] not in wanted:
+                    continue
+                d = dict(r)
+                for c in _JSON_COLUMNS:
+                    if d[c] is not None:
+                        d[c] = json.loads(d[c])
+                out.append(d)
         return out
