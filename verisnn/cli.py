@@ -36,7 +36,7 @@ import numpy as np
 from . import __version__
 from .documents import parse_yaml
 from .errors import InputError, VerisnnError
-from .limits import require_memory
+from .limits import count_json, memory_limit, parse_bytes, require_memory
 from .paths import set_models_dirs
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
@@ -148,7 +148,9 @@ def jsonable(x: Any) -> Any:
         return x if math.isfinite(x) else None
     if isinstance(x, Path):
         return str(x)
-    if x is None or isinstance(x, (str, int, bool)):
+    if isinstance(x, int) and not isinstance(x, bool):
+        return count_json(x)  # a count too long for Python to print becomes its text (2^k, about m.mmmeX)
+    if x is None or isinstance(x, (str, bool)):
         return x
     return str(x)
 
@@ -244,7 +246,7 @@ def layer_summary(k: int, layer) -> dict:
         "delay": layer.delay,
         "recurrent": layer.recurrent is not None,
         "nonzero_weights": int(np.count_nonzero(layer.weight)),
-        "synapses": int(np.count_nonzero(layer.dense_weight()))
+        "synapses": layer.synapses()  # from the kernel: info never builds a conv2d layer's dense matrix
                     + (int(np.count_nonzero(layer.recurrent)) if layer.recurrent is not None else 0),
         "parameters": int(weights),
     }
@@ -840,6 +842,13 @@ def _positive_float(text: str) -> float:
 
 
 def _int(text: str) -> int:
+def _memory_size(text: str) -> int:
+    try:
+        return parse_bytes(text, "--memory-budget")
+    except VerisnnError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+
+
     try:
         return int(text)
     except ValueError:
@@ -855,6 +864,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print exactly one JSON object on stdout")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+    common.add_argument("--memory-budget", type=_memory_size, default=argparse.SUPPRESS, metavar="SIZE",
+                        help="refuse work that would need more memory than SIZE (e.g. 8G, 512M; default 4G or "
+                             "VERISNN_MEMORY_BUDGET)")
                         help="print a full traceback on an internal failure")
 
     parser = _Parser(prog="verisnn", description="Make trained spiking neural networks auditable.",
@@ -863,6 +875,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
     parser.add_argument("--debug", action="store_true", default=False, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--memory-budget", type=_memory_size, default=None, help=argparse.SUPPRESS)
 
     def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help, description=help)
@@ -1070,7 +1083,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK if e.code in (0, None) else EXIT_BAD_INPUT
         json_mode, debug = args.json, args.debug
         # Nothing but the answer may reach stdout: progress and stray prints go to stderr.
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(sys.stderr), memory_limit(args.memory_budget):
             answer, human = args.func(args)
         try:
             _emit(answer, human, json_mode, stdout)

@@ -23,6 +23,7 @@ take gigabytes.
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 
 import numpy as np
@@ -169,6 +170,9 @@ def torch_cat_without(x, j: int):
     return torch.cat([x[:, :j], x[:, j + 1:]], dim=1)
 
 
+TORCH_IMPORT_S = 3.0  # about what a first `import torch` takes (it cannot be interrupted)
+
+
 def _autograd_bytes(model: Model) -> int:
     """About what torch's graph of one surrogate-gradient run keeps (measured: some 7 KB per
     layer and step besides the values)."""
@@ -185,6 +189,8 @@ def gradient_search(model: Model, prop: Property, centre: np.ndarray, reference:
     objective = _soft_margin(model, prop, reference)
     if not budget or objective is None or not fits_memory(_autograd_bytes(model)):
         return None  # (a heuristic: skipped where its graph of every step would not fit the budget)
+    if "torch" not in sys.modules and deadline is not None and deadline - time.perf_counter() < TORCH_IMPORT_S:
+        return None  # importing torch alone would outlast the time left
     import torch
 
     from .torch_sim import SpikingNetwork

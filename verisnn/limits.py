@@ -33,6 +33,7 @@ from .errors import ResourceError, VerisnnError
 DEFAULT_MEMORY_BUDGET = 4 << 30
 BUDGET_ENV = "VERISNN_MEMORY_BUDGET"
 EXACT_DIGITS = 1000  # counts up to this many decimal digits are reported exactly
+_EXACT_BELOW = 10 ** EXACT_DIGITS
 BATCH_SHARE = 0.5  # of the budget, what one batch of work may take (the rest: the model, the caller's data)
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -55,6 +56,18 @@ def set_memory_budget(nbytes: int | None) -> None:
     """Set this process's budget (``None``: back to the environment or the default)."""
     global _budget_override
     _budget_override = nbytes
+
+
+@contextmanager
+def memory_limit(nbytes: int | None) -> Iterator[None]:
+    """Within the block the budget is ``nbytes`` (``None``: unchanged); afterwards what it was."""
+    before = _budget_override
+    if nbytes is not None:
+        set_memory_budget(nbytes)
+    try:
+        yield
+    finally:
+        set_memory_budget(before)
 
 
 def memory_budget() -> int:
@@ -142,7 +155,7 @@ def count_log10(n: int) -> float:
 def count_text(n: int) -> str:
     """A count as text that never fails to print: exact up to :data:`EXACT_DIGITS` digits,
     else ``2^k`` for a power of two and ``about 1.234e4816`` otherwise."""
-    if n < 10 ** EXACT_DIGITS:
+    if n < _EXACT_BELOW:
         return str(n)
     if n & (n - 1) == 0:
         return f"2^{n.bit_length() - 1}"
@@ -157,10 +170,10 @@ def count_text(n: int) -> str:
 def count_json(n: int) -> int | str:
     """A count for a JSON answer: the exact integer up to :data:`EXACT_DIGITS` digits, else
     the text of :func:`count_text` (a string, so it is never mistaken for an exact count)."""
-    return n if n < 10 ** EXACT_DIGITS else count_text(n)
+    return n if n < _EXACT_BELOW else count_text(n)
 
 
 __all__ = ["BATCH_SHARE", "BUDGET_ENV", "DEFAULT_MEMORY_BUDGET", "DeadlineReached", "EXACT_DIGITS",
            "batch_within_budget", "check_deadline", "count_json", "count_log10", "count_text", "fits_memory",
-           "human_bytes", "memory_budget", "parse_bytes", "require_memory", "set_memory_budget", "time_limit",
-           "timeout_slack"]
+           "human_bytes", "memory_budget", "memory_limit", "parse_bytes", "require_memory", "set_memory_budget",
+           "time_limit", "timeout_slack"]

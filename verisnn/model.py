@@ -337,6 +337,7 @@ class Conv2d:
         cached = self.__dict__.get("_fanout")
         if cached is not None:
             return cached
+        require_memory(3 * 8 * self.in_size, f"the fan-outs of a conv2d layer's {self.in_size} inputs")
         fan = np.zeros(self.input_shape, dtype=np.int64)
         for dy, dx, _, _, iy, ix in self._taps():
             fan[:, iy[:, None], ix[None, :]] += np.count_nonzero(self.weight[:, :, dy, dx], axis=0)[:, None, None]
@@ -346,8 +347,10 @@ class Conv2d:
         return fan
 
     def synapses(self) -> int:
-        """Synapses with a non-zero weight (recurrent ones not included)."""
-        return int(self.fanout().sum())
+        """Synapses with a non-zero weight (recurrent ones not included): per kernel tap, its
+        non-zero weights times the output positions it reaches the input from."""
+        return sum(int(np.count_nonzero(self.weight[:, :, dy, dx])) * y.size * x.size
+                   for dy, dx, y, x, _, _ in self._taps())
 
     def dense_weight(self) -> np.ndarray:
         """The equivalent ``[out][in]`` matrix (cached): every interpretation may

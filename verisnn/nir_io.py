@@ -33,7 +33,8 @@ import nir
 import numpy as np
 
 from .documents import clip, parse_json
-from .errors import ModelError, NIRError
+from .errors import ModelError, NIRError, ResourceError
+from .limits import human_bytes, require_memory
 from .model import (MAX_DECAY_SHIFT, MAX_V_BITS, ROUNDINGS, Conv2d, Dense, InputSpec, Model, Neuron, Readout,
                     conv_output_hw)
 from .model_format import schema as model_schema
@@ -43,6 +44,8 @@ SYNAPSE_TYPES = ("Affine", "Linear", "Conv2d")
 NEURON_TYPES = ("LIF", "IF", "CubaLIF", "LI", "I")
 LAYOUT_TYPES = ("Flatten", "Delay")
 MAX_VALUES = 1 << 26  # values in one shape: far beyond any SNN verisnn can verify, small enough to allocate
+MAX_STORED_OBJECTS = 100_000  # groups and arrays in one file: thousands of nodes at most
+_COPIES_BYTES = 16  # per stored value, besides its own bytes: the float64 and int64 copies the import makes
 _TOL = 1e-6  # how far (in integer units) a scaled float may sit from the integer or half-integer it stands for
 
 
@@ -78,16 +81,40 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
             if "node" not in f or not isinstance(f["node"], h5py.Group):
                 raise NIRError("an HDF5 file without a 'node' group: not a NIR graph", str(p))
             _check_stored_types(f["node"], "node", str(p))
+            _check_stored_sizes(f["node"], str(p))
         # type_check=False: nir's checker rewrites the graph (adds Input/Output nodes);
         # import_nir checks every shape itself and names the node.
         graph = nir.read(p, type_check=False)
-    except NIRError:
+    except (NIRError, ResourceError):
         raise
     except Exception as e:  # nir raises AssertionError, KeyError, ValueError, OSError ... on bad files
         raise NIRError(f"cannot read the NIR graph: {type(e).__name__}: {e}".rstrip(": "), str(p)) from None
     if not isinstance(graph, nir.NIRGraph):
         raise NIRError(f"the file holds a {type(graph).__name__}, not a NIRGraph", str(p))
     return graph
+
+
+def _check_stored_sizes(group: h5py.Group, path: str) -> None:
+    """Refuse, from the shapes and types the file declares and before any array is read, a
+    graph whose arrays are too large: one array of more than :data:`MAX_VALUES` values, or
+    all of them beyond the memory budget (a few kilobytes of compressed zeros can declare
+    a 30000 x 30000 weight)."""
+    total, count = 0, 0
+
+    def visit(name: str, item) -> None:
+        nonlocal total, count
+        count += 1
+        if count > MAX_STORED_OBJECTS:
+            raise NIRError(f"more than {MAX_STORED_OBJECTS} groups and arrays: not a graph verisnn can import", path)
+        if isinstance(item, h5py.Dataset) and item.shape is not None:
+            values = math.prod(item.shape)
+            if values > MAX_VALUES:
+                raise NIRError(f"node/{name} holds an array of shape {list(item.shape)}: more than {MAX_VALUES} "
+                               f"values ({human_bytes(values * item.dtype.itemsize)} as stored)", path)
+            total += values * (item.dtype.itemsize + _COPIES_BYTES)
+
+    group.visititems(visit)
+    require_memory(total, f"reading the arrays of the NIR graph {Path(path).name}")
 
 
 def _check_stored_types(group: h5py.Group, where: str, path: str) -> None:
