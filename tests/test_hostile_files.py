@@ -529,3 +529,16 @@ def test_a_damaged_store_is_named(tmp_path, capsys, offset):
     with pytest.raises(StoreError, match="damaged"), Store(tmp_path / "out", writable=False) as store:
         store.campaign(), store.rows()  # the report's reads name it too
     assert path.read_bytes() == bytes(data)  # left as it was, for the user to restore
+
+
+def test_no_error_message_is_longer_than_the_limit(tmp_path, capsys, monkeypatch):
+    """Whatever a message quotes, the command line prints at most MAX_ERROR_CHARS of it."""
+    from verisnn import pipeline
+
+    def huge(*args, **kwargs):
+        raise InputError("x" * 10_000_000, "config")
+    monkeypatch.setattr(pipeline, "run_training", huge)
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\n")
+    code, answer = run_json(capsys, "train", config, "--out", tmp_path / "out")
+    assert code == 2 and len(answer["error"]) <= cli.MAX_ERROR_CHARS + 100

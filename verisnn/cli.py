@@ -34,12 +34,13 @@ from typing import Any, Callable, NoReturn, Sequence
 import numpy as np
 
 from . import __version__
-from .documents import parse_yaml
+from .documents import clip, parse_yaml
 from .errors import InputError, VerisnnError
 from .limits import count_json, memory_limit, parse_bytes, require_memory
 from .paths import set_models_dirs
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+MAX_ERROR_CHARS = 2000  # of an error message
 
 
 class UsageError(VerisnnError):
@@ -1061,6 +1062,7 @@ def _emit(answer: dict, human: str, json_mode: bool, stdout) -> None:
 
 
 def _fail(kind: str, message: str, json_mode: bool, stdout) -> None:
+    message = clip(message, MAX_ERROR_CHARS)  # whatever a message quotes of a hostile file, it stays readable
     print(f"verisnn: {'error' if kind == 'bad_input' else 'internal error'}: {message}", file=sys.stderr)
     if json_mode:
         stdout.write(json.dumps({"error": message, "kind": kind}) + "\n")
