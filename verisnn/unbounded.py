@@ -246,11 +246,11 @@ class _Clock:
     def over(self) -> bool:
         return self.deadline is not None and time.perf_counter() > self.deadline
 
-
     def reason(self, reasons: list[str]) -> str:
         """Why an answer is unknown: each method's word, after the time really spent once it ran out."""
         said = "; ".join(reasons)
         return timeout_reason(self.t0, self.deadline - self.t0, said) if self.over() else said
+
 
 def _check(s: z3.Solver, clock: _Clock, *assumptions) -> tuple[z3.CheckSatResult, str | None]:
     """``s.check`` within the clock: the solver's own timeout, and an interrupt of its
@@ -405,10 +405,10 @@ def _nodes(e: z3.ExprRef) -> list[z3.ExprRef]:
     """Every distinct node of ``e``'s DAG (by id: ``z3util.get_vars`` compares by printing)."""
     seen, out, todo = set(), [], [e]
     while todo:
+        check_deadline()  # an invariant or a transition relation can have millions of nodes
         a = todo.pop()
         if a.get_id() in seen:
             continue
-        check_deadline()  # an invariant or a transition relation can have millions of nodes
         seen.add(a.get_id())
         out.append(a)
         todo += a.children()
