@@ -842,7 +842,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _int(text: str) -> int:
 def _memory_size(text: str) -> int:
     try:
         return parse_bytes(text, "--memory-budget")
@@ -850,6 +849,7 @@ def _memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(e.message) from None
 
 
+def _int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -864,10 +864,10 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: a flag given before the subcommand is not overwritten by the subcommand's default.
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print exactly one JSON object on stdout")
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
     common.add_argument("--memory-budget", type=_memory_size, default=argparse.SUPPRESS, metavar="SIZE",
                         help="refuse work that would need more memory than SIZE (e.g. 8G, 512M; default 4G or "
                              "VERISNN_MEMORY_BUDGET)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="print a full traceback on an internal failure")
 
     parser = _Parser(prog="verisnn", description="Make trained spiking neural networks auditable.",
@@ -875,8 +875,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     parser.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
     parser.add_argument("--debug", action="store_true", default=False, help=argparse.SUPPRESS)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parser.add_argument("--memory-budget", type=_memory_size, default=None, help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, func: Command, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help, description=help)
