@@ -25,7 +25,9 @@ from verisnn.model import Conv2d, Dense, InputSpec, Model, Neuron, Readout
 from verisnn.model_format import save_model
 from verisnn.properties import parse_property, region_size
 from verisnn.torch_sim import SpikingNetwork
+from verisnn.unbounded import verify_unbounded
 from verisnn.verify import verify
+from verisnn.worst_case import worst_case
 
 
 def counting_model(T: int, n: int = 2) -> Model:
@@ -87,6 +89,9 @@ def test_cost_worst_case_over_a_huge_region_answers(tmp_path, capsys):
     worst = answer["worst_case"]
     assert worst["region_size"] == "2^16000" and worst["status"] in ("unknown", "feasible", "optimal")
     assert worst["time_s"] <= 1 + timeout_slack(1)
+    # the API's answer prints too, not only the command line's
+    found = worst_case(counting_model(8000), counting_centre(8000), "any", "synops", timeout=0.5)
+    assert json.loads(json.dumps(found.to_json()))["region_size"] == "2^16000"
 
 
 def test_counting_a_wide_flips_region_keeps_the_time_limit():
@@ -134,10 +139,16 @@ def test_a_raster_that_cannot_be_simulated_within_the_budget_is_refused(tmp_path
     assert result.verdict == "unknown" and "memory budget" in result.reason  # a resource limit: unknown
 
 
-@pytest.mark.parametrize("value", ["2x", "0", "-1G", ""])
-def test_a_bad_memory_budget_names_the_option(capsys, value):
-    code, answer = run_json(capsys, "--memory-budget", value, "info", "missing.snn.json")
-    assert code == 2 and "--memory-budget" in answer["error"]
+@pytest.mark.parametrize("value, why", [("2x", "'2x' is not a size in bytes"), ("0", "a memory budget is at least 1 byte"),
+                                        ("-1G", "'-1G' is not a size in bytes"), ("", "'' is not a size")])
+def test_a_bad_memory_budget_names_the_option(capsys, tmp_path, value, why):
+    save_model(counting_model(4), tmp_path / "m.snn.json")
+    for argv in ([f"--memory-budget={value}", "info", tmp_path / "m.snn.json"],
+                 ["info", tmp_path / "m.snn.json", f"--memory-budget={value}"]):
+        code, answer = run_json(capsys, *argv)
+        assert code == 2 and answer["error"].startswith(f"argument --memory-budget: {why}"), answer
+    code, answer = run_json(capsys, "info", tmp_path / "m.snn.json", "--memory-budget", "8G")
+    assert code == 0 and answer["time_steps"] == 4
 
 
 def test_info_never_builds_a_convolutions_dense_matrix(tmp_path, capsys):
@@ -202,6 +213,21 @@ def test_a_long_simulation_keeps_the_timeout():
     assert result.verdict == "unknown" and result.reason.startswith("timeout after")
     assert spent <= 0.5 + timeout_slack(0.5), spent
     assert abs(result.time_s - spent) < 0.5  # the reason says the time really spent
+
+
+def test_unbounded_verification_of_a_convolution_keeps_the_timeout():
+    # the issue: 50.4 s for --timeout 20 on a conv model; computing the invariant box, building
+    # the transition system's terms and walking them ignored the clock (here 4900 neurons:
+    # 3.2 s for a limit of 0.3 s without the checks)
+    h = 72
+    conv = Conv2d(weight=[[[[1, -1, 1], [1, 2, 1], [1, -1, 1]]]], input_shape=(1, h, h),
+                  neuron=Neuron(size=(h - 2) ** 2, threshold=20, v_decay=(1, 1)))
+    model = Model(time_steps=4, input=InputSpec(size=h * h), layers=(conv,), readout=Readout(ties="lowest_index"))
+    prop = parse_property({"region": "any", "condition": {"never_fires": [0, 5]}, "horizon": "unbounded"})
+    started = time.perf_counter()
+    result = verify_unbounded(model, prop, timeout=0.3)
+    assert time.perf_counter() - started <= 0.3 + timeout_slack(0.3)
+    assert result.verdict == "unknown" and result.reason.startswith("timeout after")
 
 
 def test_surrogate_gradients_index_each_sequence_once():
