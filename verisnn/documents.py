@@ -181,5 +181,5 @@ def load_document(path: str | Path, max_bytes: int, error: type, what: str) -> A
     return parse(data, what, error, p.name)
 
 
-__all__ = ["MAX_DEPTH", "MAX_MESSAGE_CHARS", "StrictSafeLoader", "StrictValidator", "clip", "load_document", "parse_json", "parse_yaml",
-           "read_bounded"]
+__all__ = ["MAX_DEPTH", "MAX_MESSAGE_CHARS", "StrictSafeLoader", "StrictValidator", "clip", "load_document",
+           "parse_json", "parse_yaml", "read_bounded"]
