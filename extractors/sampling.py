@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
+from ..limits import require_memory
 from ..model import Model
 from ..simulator import check_raster, simulate
 
@@ -140,6 +141,8 @@ def draw(model: Model, data: Any, size: int, perturbation: Perturbation, rng: np
         raise InputError("no data rasters to draw around", "input")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
         raise InputError(f"expected a number of draws >= 0, got {size!r}", "size")
+    T, n = x.shape[1:]
+    require_memory(3 * int(size) * T * n, f"drawing {int(size):,} rasters of {T}x{n}")  # the draws, perturbed, as uint8
     base = x[rng.integers(0, len(x), int(size))]
     return perturb(base, perturbation, rng).astype(np.uint8)
 

@@ -542,3 +542,11 @@ def test_no_error_message_is_longer_than_the_limit(tmp_path, capsys, monkeypatch
     config.write_text("name: x\n")
     code, answer = run_json(capsys, "train", config, "--out", tmp_path / "out")
     assert code == 2 and len(answer["error"]) <= cli.MAX_ERROR_CHARS + 100
+
+
+def test_an_extraction_asking_for_billions_of_draws_is_budgeted_first(tmp_path):
+    from verisnn.errors import ResourceError
+    from verisnn.extractors.tree import run_tree_extraction
+
+    with pytest.raises(ResourceError, match="memory budget"):
+        run_tree_extraction(tiny_model(), np.stack([RASTER] * 4), n_samples=10**12, max_rules=2)
