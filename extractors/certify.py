@@ -44,6 +44,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..errors import VerisnnError
+from ..limits import count_json, count_text
 from ..model import Model
 from ..properties import Deletions, Flips, Insertions, Property, PropertyError, Robust, parse_property, \
     region_contains, region_size
@@ -408,7 +409,7 @@ def _certify_one(model, rules: RuleSet, i: int, data, first, decisions, region, 
     if not len(covered):
         return done(verdict="unknown", reason="covers no data")
     total = sum(region_size(region, c) for c in centres)
-    out["region_size"] = int(total)
+    out["region_size"] = count_json(total)  # a long model's regions can hold more rasters than Python prints
     prefix = _prefix(rules, i)
     chosen = method if method != "auto" else "enumerate" if total <= max_region else "robust+smt"
     # each covered point lies in its own region: one the network decides otherwise is the witness
@@ -421,7 +422,8 @@ def _certify_one(model, rules: RuleSet, i: int, data, first, decisions, region, 
     if chosen == "enumerate":
         if total > max_region:
             return done(method=chosen, verdict="unknown",
-                        reason=f"the covered regions hold {total} rasters, more than max_region {max_region}")
+                        reason=f"the covered regions hold {count_text(total)} rasters, more than max_region "
+                               f"{max_region}")
         return done(method=chosen, **_enumerate(model, prefix, i, region, centres, total, deadline, batch))
     make = {"robust": lambda: _robust_stage(model, prefix, i, region),
             "smt": lambda: _smt_stage(model, prefix, i, region, solver, logic)}

@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from conftest import models
 from verisnn import cli, nir_io
 from verisnn.errors import NIRError, ResourceError
-from verisnn.limits import memory_budget, memory_limit, timeout_slack
+from verisnn.limits import (DeadlineReached, batch_within_budget, check_deadline, memory_budget, memory_limit,
+                            time_left, time_limit, timeout_slack)
 from verisnn.model import Conv2d, Dense, InputSpec, Model, Neuron, Readout
 from verisnn.model_format import save_model
 from verisnn.properties import parse_property, region_size
@@ -54,6 +55,32 @@ def first_spike_model(T: int) -> Model:
 def run_json(capsys, *argv) -> tuple[int, dict]:
     code = cli.main([str(a) for a in argv] + ["--json"])
     return code, json.loads(capsys.readouterr().out)
+
+
+# ---------------------------------------------------------------- the helpers
+
+
+def test_a_time_limit_is_kept_by_every_check_and_never_extended():
+    check_deadline()  # no limit: nothing to keep
+    now = time.perf_counter()
+    with time_limit(now + 60):
+        assert 59 < time_left() <= 60
+        with time_limit(now + 3600):  # an inner limit never extends an outer one
+            assert time_left() <= 60
+        with time_limit(now - 1), pytest.raises(DeadlineReached):
+            check_deadline()
+        check_deadline()  # the outer limit again
+    assert time_left() is None
+    assert not issubclass(DeadlineReached, Exception)  # `except Exception` handlers do not swallow it
+
+
+def test_batches_shrink_to_half_the_budget_and_refuse_below_one_item():
+    with memory_limit(1000):
+        assert batch_within_budget(10, 2048, "x") == 50
+        assert batch_within_budget(900, 2048, "x") == 1
+        with pytest.raises(ResourceError, match="x \\(one at a time\\) needs about 1.95 KiB"):
+            batch_within_budget(2000, 2048, "x")
+    assert memory_budget() != 1000
 
 
 # ---------------------------------------------------------------- item 3: counts that always print

@@ -32,7 +32,7 @@ from .limits import batch_within_budget, fits_memory
 from .model import Model
 from .properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions,
                          NeverFires, Property, Robust, SpikesAtMost, SynopsAtMost, changeable_positions)
-from .simulator import SimResult, run_bytes, simulate
+from .simulator import _TORCH_IMPORT_S, SimResult, run_bytes, simulate
 
 
 def margin(model: Model, prop: Property, res: SimResult, reference: int | None) -> np.ndarray:
@@ -170,9 +170,6 @@ def torch_cat_without(x, j: int):
     return torch.cat([x[:, :j], x[:, j + 1:]], dim=1)
 
 
-TORCH_IMPORT_S = 3.0  # about what a first `import torch` takes (it cannot be interrupted)
-
-
 def _autograd_bytes(model: Model) -> int:
     """About what torch's graph of one surrogate-gradient run keeps (measured: some 7 KB per
     layer and step besides the values)."""
@@ -189,7 +186,7 @@ def gradient_search(model: Model, prop: Property, centre: np.ndarray, reference:
     objective = _soft_margin(model, prop, reference)
     if not budget or objective is None or not fits_memory(_autograd_bytes(model)):
         return None  # (a heuristic: skipped where its graph of every step would not fit the budget)
-    if "torch" not in sys.modules and deadline is not None and deadline - time.perf_counter() < TORCH_IMPORT_S:
+    if "torch" not in sys.modules and deadline is not None and deadline - time.perf_counter() < _TORCH_IMPORT_S:
         return None  # importing torch alone would outlast the time left
     import torch
 

@@ -139,6 +139,12 @@ def check_deadline() -> None:
         raise DeadlineReached
 
 
+def time_left() -> float | None:
+    """Seconds until the enclosing :func:`time_limit` passes (``None``: no limit)."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.perf_counter()
+
+
 def timeout_slack(timeout: float) -> float:
     """How far past ``timeout`` seconds an answer may come (docs/cli.md, "Resource limits")."""
     return max(1.0, 0.05 * timeout)
@@ -176,4 +182,4 @@ def count_json(n: int) -> int | str:
 __all__ = ["BATCH_SHARE", "BUDGET_ENV", "DEFAULT_MEMORY_BUDGET", "DeadlineReached", "EXACT_DIGITS",
            "batch_within_budget", "check_deadline", "count_json", "count_log10", "count_text", "fits_memory",
            "human_bytes", "memory_budget", "memory_limit", "parse_bytes", "require_memory", "set_memory_budget",
-           "time_limit", "timeout_slack"]
+           "time_left", "time_limit", "timeout_slack"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import semantics
 from .errors import InputError, ModelError
-from .limits import batch_within_budget, check_deadline, require_memory
+from .limits import batch_within_budget, check_deadline, require_memory, time_left
 from .model import Model
 from .readout import decide, first_spike_times, spike_counts
 from .semantics import LayerParams, OperatorOps
@@ -54,6 +54,7 @@ def row_bound(matrix: np.ndarray) -> int:
 
 _INT8_MACS = 1 << 22  # products at least this large go through the int8 kernel when it applies...
 _INT8_IMPORT_MACS = 1 << 36  # ...once torch is loaded; importing it (about 2 s) pays off only beyond this
+_TORCH_IMPORT_S = 3.0  # the longest a first `import torch` takes: not started with less time left
 
 
 @lru_cache(maxsize=1)
@@ -79,7 +80,8 @@ def expect_products(macs: int) -> None:
     """Announce about ``macs`` multiply-adds of work to come: when that is enough to pay for
     importing torch (about 2 s), load its int8 kernel now so that every large product
     from here on uses it."""
-    if macs >= _INT8_IMPORT_MACS:
+    left = time_left()
+    if macs >= _INT8_IMPORT_MACS and (left is None or left > _TORCH_IMPORT_S):  # the import cannot be interrupted
         _int8_kernel()
 
 
