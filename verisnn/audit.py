@@ -91,7 +91,8 @@ def bundle_model_path(sha256: str) -> Path:
 def bundle_model(out_dir: str | Path, model, sha256: str) -> Path:
     """The bundle's copy of the model (:func:`bundle_model_path`), written once (atomically,
     so workers racing to write it leave one whole file)."""
-    path = Path(out_dir) / bundle_model_path(sha256)
+    inside(out_dir, bundle_model_path(sha256), "the bundle's model copy")  # a hash: it never leaves DIR
+    path = Path(out_dir) / bundle_model_path(sha256)  # as given: certificates name it relative to themselves
     if not path.is_file():
         write_json_atomic(path, model_to_dict(model))
     return path
