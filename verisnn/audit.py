@@ -106,7 +106,8 @@ def _inputs(query: Query) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _extraction_dir(query: Query, out_dir: Path) -> Path:
     name = query.extraction.get("name") or f"{query.extraction['kind']}-{query.key[:12]}"
-    folder = inside(out_dir, Path("extractions") / check_name(name, "extractions.name"), "extractions.name")
+    inside(out_dir, Path("extractions") / check_name(name, "extractions.name"), "extractions.name")
+    folder = out_dir / "extractions" / name  # as given: the stored paths are relative to out_dir
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
