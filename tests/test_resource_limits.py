@@ -166,6 +166,22 @@ def test_a_raster_that_cannot_be_simulated_within_the_budget_is_refused(tmp_path
     assert result.verdict == "unknown" and "memory budget" in result.reason  # a resource limit: unknown
 
 
+def test_the_step_by_step_tree_is_sized_to_the_budget_and_set_up_in_linear_time():
+    from verisnn.bab import Search
+
+    prop = parse_property({"region": {"flips": 2}, "condition": "robust"})
+    started = time.perf_counter()  # per-step channels and counts were quadratic in T (minutes here)
+    search = Search(counting_model(50000), prop, counting_centre(50000), 0)
+    assert time.perf_counter() - started < 5 and search.later[0] == 100000 and search.later[-1] == 0
+    assert search.chunk == 1  # one node per step of a path already takes gigabytes
+    anything = parse_property({"region": "any", "condition": "robust"})
+    with memory_limit(64 << 20), pytest.raises(ResourceError, match="step-by-step tree"):
+        Search(counting_model(4000), anything, counting_centre(4000), 0)  # every path holds 8000-bit flip lists
+    with memory_limit(64 << 20):
+        result = verify(counting_model(4000), counting_centre(4000), anything, method="bab")
+    assert result.verdict == "unknown" and "memory budget" in result.reason
+
+
 @pytest.mark.parametrize("value, why", [("2x", "'2x' is not a size in bytes"), ("0", "a memory budget is at least 1 byte"),
                                         ("-1G", "'-1G' is not a size in bytes"), ("", "'' is not a size")])
 def test_a_bad_memory_budget_names_the_option(capsys, tmp_path, value, why):
