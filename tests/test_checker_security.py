@@ -157,6 +157,43 @@ def test_the_grammar_covers_every_operator():
     assert solver.check() == z3.unsat
 
 
+def test_quantified_invariants_as_spacer_prints_them_read_back_to_the_same_formula():
+    """Spacer may return an invariant that quantifies over integers, with weight annotations."""
+    ctx = z3.Context()
+    text = ("(let ((a!1 (exists ((x!1 Int) (x!2 Int))\n"
+            "             (! (and (= s_h0_0 (+ x!1 x!2)) (<= 0 x!1 1) (<= 0 x!2 1)) :weight 0 :qid k!3))))\n"
+            "  (and a!1 (forall ((y Int)) (=> (< y 0) (< y s_h0_1)))))")
+    variables = _vars(text, ctx)
+    term = parse_term(text, variables, ctx)
+    solver = z3.Solver(ctx=ctx)
+    solver.add(term != z3.parse_smt2_string(f"(assert {text})", decls=variables, ctx=ctx)[0])
+    assert solver.check() == z3.unsat
+    h0, h1 = variables["s_h0_0"], variables["s_h0_1"]
+    solver = z3.Solver(ctx=ctx)  # and it means what it says: 0 <= h0 <= 2 and h1 >= 0
+    solver.add(term != z3.And(0 <= h0, h0 <= 2, h1 >= 0))
+    assert solver.check() == z3.unsat
+
+
+def test_a_pdr_certificate_whose_invariant_quantifies_is_valid_and_its_edit_is_not():
+    from test_cli import tiny_model
+    from verisnn.properties import parse_property
+    from verisnn.unbounded import verify_unbounded
+
+    model = tiny_model()
+    prop = parse_property({"region": "any", "condition": {"window_spikes_at_most": {"window": 2, "spikes": 8}},
+                           "horizon": "unbounded"})
+    result = verify_unbounded(model, prop, method="pdr", timeout=60)
+    assert result.verdict == "verified", result.reason
+    cert = make_certificate(model, prop, None, result)
+    assert "(exists" in cert["evidence"]["invariant"] and ":weight" in cert["evidence"]["invariant"]
+    report = check_certificate(cert, timeout=60)
+    assert report.valid, failed(report)
+    weaker = copy.deepcopy(cert)  # (the property holds on the whole box, so only initiation can fail here)
+    weaker["evidence"]["invariant"] = "(exists ((x!1 Int)) (! (and (= x!1 s_h1_1) (< x!1 s_h1_1)) :weight 0))"
+    weaker["evidence"]["invariant_sha256"] = hashlib.sha256(weaker["evidence"]["invariant"].encode()).hexdigest()
+    assert not check_certificate(weaker, timeout=60).valid
+
+
 REFUSED = [  # (text, words of the error)
     ('(assert true) (echo "x")', "more than one term"),
     ('(echo "x")', "not a symbol of the term grammar"),
@@ -189,6 +226,16 @@ REFUSED = [  # (text, words of the error)
     ("(> x \u00e9)", "printable ASCII"),
     ("and", "neither a state variable"),
     ("+", "not applied"),
+    ("(exists ((y Bool)) y)", "binds integers"),
+    ("(exists ((x Int)) (> x 0))", "cannot be a exists-bound name"),
+    ("(forall ((y Int) (y Int)) (> y 0))", "bound twice"),
+    ("(exists () true)", "a quantifier is"),
+    ("(exists ((y Int)) (+ y 1))", "a formula, not an integer"),
+    ("(! true :pattern ((> x 0)))", "not a symbol"),
+    ("(! true true false)", "not an attribute"),
+    ("(! true :weight)", "an annotation is"),
+    ("(! true :weight x)", "takes a numeral"),
+    ("(and :weight true)", "outside an annotation"),
 ]
 
 

@@ -772,9 +772,14 @@ def _solve_z3_query(ts, query, clock) -> tuple[str, str]:
 
     s = z3.Solver(ctx=ts.ctx)
     s.add(query)
-    text = "(set-logic QF_LIA)\n" + s.to_smt2()
+    body = s.to_smt2()
+    # A PDR invariant may quantify over integers (Spacer's own answer); cvc5 does not decide
+    # those queries in minutes, so they go to z3's plain solver, like a print pysmt cannot read.
+    quantified = "(exists " in body or "(forall " in body
     try:
-        formula, env = parse_smtlib(text)
+        if quantified:
+            raise ValueError("quantified")
+        formula, env = parse_smtlib("(set-logic QF_LIA)\n" + body)
     except Exception:  # pysmt cannot read every z3 print: z3's plain (non-Spacer) solver then
         if clock.deadline is not None:
             s.set("timeout", max(1, int(clock.left() * 1000)))

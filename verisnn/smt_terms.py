@@ -13,8 +13,12 @@ variables (``invariant.sexpr()``)::
           | (<= t t+) | (>= t t+) | (< t t+) | (> t t+)
           | (+ t+) | (- t+) | (* t+)                  ; linear: at most one factor not a numeral
           | (let ((NAME t)+) t)
+          | (exists ((NAME Int)+) t) | (forall ((NAME Int)+) t)
+          | (! t ATTRIBUTE*)        ; ATTRIBUTE: :weight NUMERAL | :qid NAME | :skolemid NAME
 
-``VARIABLE`` is one of the names the caller gives; ``NAME`` a ``let``-bound name in scope;
+``VARIABLE`` is one of the names the caller gives; ``NAME`` a ``let``-bound or quantified
+name in scope (Spacer's invariants may quantify over integers); annotations ``(! t ...)``
+only steer a solver's quantifier instantiation and are dropped;
 ``(- NUMERAL)`` is a negative numeral. Sorts are checked (integers and Booleans do not
 mix; the whole term is Boolean). Anything else — a string, a keyword, a quoted symbol, a
 second term, another operator — is refused with :class:`VerisnnError` before a term is
@@ -40,6 +44,10 @@ BOOLEAN_OPS = ("not", "and", "or", "=>")
 COMPARISONS = ("<=", ">=", "<", ">")
 ARITHMETIC = ("+", "-", "*")
 OPERATORS = frozenset(BOOLEAN_OPS + COMPARISONS + ARITHMETIC + ("=", "distinct", "ite"))
+QUANTIFIERS = ("exists", "forall")
+BINDERS = ("let",) + QUANTIFIERS
+ANNOTATION = "!"
+ATTRIBUTES = {":weight": "numeral", ":qid": "name", ":skolemid": "name"}  # keyword -> what its value is
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_!.]*")
 _NUMERAL = re.compile(r"0|[1-9][0-9]*")
@@ -81,7 +89,7 @@ def tokens(text: str) -> list[str]:
                 raise VerisnnError(f"{_shown(tok)} is not a numeral of the term grammar")
             if len(tok) > MAX_DIGITS:
                 raise VerisnnError(f"a numeral of {len(tok)} digits, more than the {MAX_DIGITS} a term may have")
-        elif tok not in OPERATORS and not _NAME.fullmatch(tok):
+        elif tok not in OPERATORS and tok != ANNOTATION and tok not in ATTRIBUTES and not _NAME.fullmatch(tok):
             raise VerisnnError(f"{_shown(tok)} is not a symbol of the term grammar")
         out.append(tok)
         whole = depth == 0
@@ -130,11 +138,15 @@ class _Builder:
         if not node:
             raise VerisnnError("an empty application '()'")
         head, args = node[0], node[1:]
-        if not isinstance(head, str) or head not in OPERATORS and head != "let":
+        if not isinstance(head, str) or head not in OPERATORS and head not in BINDERS and head != ANNOTATION:
             raise VerisnnError(f"{_shown(head if isinstance(head, str) else '(')} is not an operator of the term "
                                f"grammar")
         if head == "let":
             return self.let(args, scope)
+        if head in QUANTIFIERS:
+            return self.quantified(head, args, scope)
+        if head == ANNOTATION:
+            return self.annotated(args, scope)
         if head == "-" and len(args) == 1 and isinstance(args[0], str) and _NUMERAL.fullmatch(args[0]):
             return z3.IntVal(-int(args[0]), self.ctx)  # how z3 prints a negative numeral
         terms = [self.build(a, scope) for a in args]
@@ -143,6 +155,8 @@ class _Builder:
     def atom(self, tok: str, scope: dict):
         if _NUMERAL.fullmatch(tok):
             return z3.IntVal(int(tok), self.ctx)
+        if tok in ATTRIBUTES:
+            raise VerisnnError(f"the attribute {_shown(tok)} stands outside an annotation (! term ...)")
         if tok in ("true", "false"):
             return z3.BoolVal(tok == "true", self.ctx)
         if tok in scope:
@@ -159,15 +173,48 @@ class _Builder:
         for binding in args[0]:
             if isinstance(binding, str) or len(binding) != 2 or not isinstance(binding[0], str):
                 raise VerisnnError("a let binding is (name term)")
-            name = binding[0]
-            if not _NAME.fullmatch(name) or name in ("true", "false", "let") or name in self.variables \
-                    or name in OPERATORS:
-                raise VerisnnError(f"{_shown(name)} cannot be a let-bound name")
-            if name in bound:
-                raise VerisnnError(f"{_shown(name)} is bound twice in one let")
-            bound.add(name)
+            name = self.bindable(binding[0], bound, "let")
             inner[name] = self.build(binding[1], scope)  # parallel let: every binding reads the outer scope
         return self.build(args[1], inner)
+
+    def bindable(self, name, bound: set, binder: str) -> str:
+        """``name`` if a ``binder`` may bind it (not a keyword, operator or state variable, not
+        twice in one binder); it is added to ``bound``."""
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name in ("true", "false", "Int") \
+                or name in BINDERS or name in self.variables or name in OPERATORS:
+            raise VerisnnError(f"{_shown(name if isinstance(name, str) else '(')} cannot be a {binder}-bound name")
+        if name in bound:
+            raise VerisnnError(f"{_shown(name)} is bound twice in one {binder}")
+        bound.add(name)
+        return name
+
+    def quantified(self, head: str, args: list, scope: dict):
+        if len(args) != 2 or isinstance(args[0], str) or not args[0]:
+            raise VerisnnError(f"a quantifier is ({head} ((name Int) ...) formula)")
+        inner, bound, constants = dict(scope), set(), []
+        for binding in args[0]:
+            if isinstance(binding, str) or len(binding) != 2 or binding[1] != "Int":
+                raise VerisnnError(f"a {head} binds integers: (name Int)")
+            name = self.bindable(binding[0], bound, head)
+            # a constant of this context only: the state variables' names are not bindable
+            inner[name] = z3.Int(name, self.ctx)
+            constants.append(inner[name])
+        body = self.build(args[1], inner)
+        if not z3.is_bool(body):
+            raise VerisnnError(f"({head} ...) takes a formula, not an integer")
+        return (z3.Exists if head == "exists" else z3.ForAll)(constants, body)
+
+    def annotated(self, args: list, scope: dict):
+        if not args or len(args) % 2 != 1:
+            raise VerisnnError("an annotation is (! term :keyword value ...)")
+        for key, value in zip(args[1::2], args[2::2]):
+            kind = ATTRIBUTES.get(key) if isinstance(key, str) else None
+            if kind is None:
+                raise VerisnnError(f"{_shown(key if isinstance(key, str) else '(')} is not an attribute of the term "
+                                   f"grammar ({', '.join(ATTRIBUTES)})")
+            if not isinstance(value, str) or not (_NUMERAL if kind == "numeral" else _NAME).fullmatch(value):
+                raise VerisnnError(f"the attribute {key} takes a {kind}")
+        return self.build(args[0], scope)  # attributes steer instantiation only: the term is the same
 
     def apply(self, op: str, terms: list):
         bools = [z3.is_bool(t) for t in terms]
