@@ -147,3 +147,21 @@ def test_npz_data_are_budgeted_from_their_headers_before_they_unpack(tmp_path):
         assert load_npz(tmp_path / "bomb.npz").x_train.shape == (4096, 4096)
     finally:
         set_memory_budget(None)
+
+
+def test_json_documents_are_budgeted_before_they_are_parsed(tmp_path):
+    """A model file of one-digit numbers expands about 20-fold into Python objects."""
+    from verisnn.errors import ModelError
+    from verisnn.model_format import load_model
+
+    path = tmp_path / "wide.snn.json"
+    path.write_text('{"format": "verisnn.model/1", "layers": [[' + "1," * (1 << 20) + "1]]}")
+    set_memory_budget(16 << 20)
+    try:
+        with pytest.raises(ResourceError, match=r"parsing the model \(2 MiB of JSON\) needs about 48 MiB"):
+            load_model(path)
+        set_memory_budget(64 << 20)
+        with pytest.raises(ModelError):  # parsed, then refused by the schema
+            load_model(path)
+    finally:
+        set_memory_budget(None)

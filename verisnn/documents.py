@@ -26,9 +26,10 @@ import jsonschema
 import yaml
 
 from .errors import ModelError, VerisnnError
-from .limits import human_bytes
+from .limits import human_bytes, require_memory
 
 MAX_DEPTH = 100  # nesting levels of a YAML document (the real ones have fewer than 10)
+JSON_BYTES_PER_CHAR = 24  # Python objects per character of JSON text, at worst (measured: 20 for [1,1,...])
 MAX_MESSAGE_CHARS = 200  # of a piece of a document quoted in an error message
 
 
@@ -79,7 +80,10 @@ def _no_duplicates(pairs):
 
 def parse_json(text: str | bytes, what: str = "model", error: type = ModelError, where: str | None = None) -> Any:
     """Strict JSON: no NaN/Infinity, no duplicate keys; any problem raises
-    ``error(message, where)`` naming the line."""
+    ``error(message, where)`` naming the line. The parsed objects are budgeted first, at
+    :data:`JSON_BYTES_PER_CHAR` per character of the text (a list of one-digit numbers
+    takes about 20 bytes per character once parsed)."""
+    require_memory(len(text) * JSON_BYTES_PER_CHAR, f"parsing the {what} ({human_bytes(len(text))} of JSON)")
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as e:
