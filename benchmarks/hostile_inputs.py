@@ -2,7 +2,8 @@
 
 Every case is a fresh ``python -m verisnn ... --json`` process in its own folder of a
 temporary tree, under an address-space cap (``RLIMIT_AS``, ``--memory-cap``, so the machine
-never swaps), with a wall-clock limit, its peak RSS recorded (``wait4``). Four categories:
+never swaps), with a wall-clock limit, its peak RSS recorded (VmHWM, summed over its
+processes). Four categories:
 
 * **bad inputs** over every subcommand: malformed, truncated, duplicate-key, aliased
   (billion laughs), invalid UTF-8, deeply nested, wrongly typed and out-of-range files
@@ -10,8 +11,8 @@ never swaps), with a wall-clock limit, its peak RSS recorded (``wait4``). Four c
   profiles, placements), missing files, folders, devices, bad arguments, path-traversal
   names. PASS: exit 2, exactly one JSON object ``{"error": <a message of < 4096 characters,
   no traceback>, "kind": "bad_input"}``, nothing written outside the case's output folder,
-  within 20 s (40 s for commands that load torch). (``check`` may also answer ``valid: false``: a document that
-  breaks the schema is a checked, invalid certificate.)
+  within 20 s (40 s for commands that load torch). ``check`` may also answer ``valid:
+  false`` (a document that breaks the schema is a checked, invalid certificate).
 * **resource abuse**: long ``T``, huge declared convolutions, ``any`` regions of 2^16000
   rasters, compressed NIR weights, many letters, big files, certificates that drive long
   loops. PASS: an answer (exit 0) or a refusal (exit 2, one JSON object) within
@@ -20,7 +21,9 @@ never swaps), with a wall-clock limit, its peak RSS recorded (``wait4``). Four c
   edited, keys added, SMT-LIB injected into the PDR invariant and the obligation, model
   paths out of the bundle (``../../etc/passwd``, absolute, a 2 GiB sparse file, a FIFO,
   a device), bad depths. PASS: ``check --json`` says ``valid: false`` (or exit 2), no file
-  written (the injected paths and the case folder watched), within the limit.
+  written (the injected paths and the case folder watched), within the limit. A certificate
+  that embeds its model may instead be valid with a named file out of its bundle ignored
+  (the check says the embedded document was used).
 * **interruptions**: a small audit with certificates on 2 workers, stopped by ``kill -9``
   of the parent, of its process group or of a worker, SIGINT, SIGTERM, at several
   moments, a full disk (a small tmpfs) and a read-only re-run (a read-only bind mount);
@@ -34,7 +37,7 @@ Writes a JSON results file (per case: category, name, command, exit code, elapse
 RSS, pass/fail, why) and prints the machine, the commit, a summary table and every failure.
 
     .venv/bin/python benchmarks/hostile_inputs.py [--quick] [--categories bad,resource,tamper,interrupt]
-        [--workers 2] [--timeout 5] [--memory-cap 6GiB] [--json hostile_inputs.json] [--keep DIR]
+        [--workers 2] [--timeout 5] [--memory-cap 6GiB] [--json artifacts/hostile_inputs.json] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -971,6 +974,7 @@ def audit_config_cases(fx: Fixtures) -> list[Case]:
     for name, doc in docs.items():
         case = _doc_case("audit-config", name, argv, "audit.yaml", doc, setup_extra=links)
         case.watch = [outside / "audit-absolute", Path("/tmp/verisnn-hostile-escape")]
+        case.allowed = ("out/a/b/audit",)  # ../../../x from its extractions/ would land in out/a
         if name == "property-name-traversal":  # a property name is no path: an answer is fine, an escape not
             case.expect = "answer"
         cases.append(case)
@@ -1003,7 +1007,8 @@ def audit_config_cases(fx: Fixtures) -> list[Case]:
                                                                            corrupted("middle")),
                         ("store-is-a-folder", store_is_folder), ("out-is-a-file", out_is_file)):
         cases.append(Case("bad", f"audit-config.{name}", argv("audit.yaml"), setup=setup, group="audit-config",
-                          expect="answer" if name == "store-corrupted-middle" else "refusal"))
+                          expect="answer" if name == "store-corrupted-middle" else "refusal",
+                          allowed=("out/a/b/audit",)))
     return cases
 
 
@@ -1539,7 +1544,7 @@ def tamper_cases(fx: Fixtures, timeout: float) -> list[Case]:
             target = folder / "c.json"
             target.write_bytes(doc if isinstance(doc, bytes) else _json_bytes(doc))
         cases.append(Case("tamper", name, ["check", "c.json", "--timeout", timeout], expect=expect,
-                          limit_s=limit, setup=setup, group=group, quick=quick,
+                          limit_s=limit, setup=setup, group=group, quick=quick, allowed=(),
                           watch=list(watch) + ["PWNED", "pwned.pth"]))
 
     def load(name):
@@ -2081,7 +2086,8 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=None,
                    help="--timeout given to commands that take one (default 5; --quick 2)")
     p.add_argument("--memory-cap", default="6GiB", help="RLIMIT_AS of every case (default 6GiB)")
-    p.add_argument("--json", type=Path, default=Path("hostile_inputs.json"), help="results file")
+    p.add_argument("--json", type=Path, default=ROOT / "artifacts" / "hostile_inputs.json",
+                   help="results file (default artifacts/hostile_inputs.json)")
     p.add_argument("--keep", type=Path, default=None, help="keep the case folders here")
     p.add_argument("--only", default=None, help="run only cases whose name contains this")
     args = p.parse_args(argv)
@@ -2164,7 +2170,13 @@ def main(argv=None) -> int:
         # the slow ones first, so that the pool ends together
         order = {"interrupt": 0, "resource": 1, "control": 2, "tamper": 3, "bad": 4}
         cases.sort(key=lambda c: (order[c.category], -c.limit_s))
+        fixtures = snapshot(fx.dir)
         records += pool_map(lambda c: execute(c, runner, work), cases, workers, "cases")
+        changed = written_outside(fixtures, snapshot(fx.dir), ())
+        if changed:
+            records.append({"category": "control", "name": "fixtures-untouched", "group": "outside", "passed": False,
+                            "why": f"wrote outside its output folder: the shared fixtures changed: {changed[:5]}",
+                            "command": "", "exit": None, "elapsed_s": None, "peak_rss_mib": None})
         stray = [str(p.relative_to(work)) for p in (work / "outside").rglob("*")]
         if stray:
             records.append({"category": "control", "name": "nothing-outside", "group": "outside", "passed": False,
@@ -2180,6 +2192,7 @@ def main(argv=None) -> int:
     info["wall_s"] = round(time.monotonic() - started, 1)
     info["figures"] = figures(records)
     info["cases"] = records
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(info, indent=1, default=str) + "\n")
     print_summary(info)
     print(f"\nresults: {args.json}  ({info['wall_s']:.0f} s)")
