@@ -234,8 +234,9 @@ def refusal(run: Run) -> tuple[bool, str]:
     return True, message[:200]
 
 
-def bounded(run: Run, limit_s: float) -> tuple[bool, str]:
-    """An answer (exit 0, one JSON object) or a refusal (exit 2) within the limit."""
+def bounded(run: Run, limit_s: float, timeout_s: float | None = None) -> tuple[bool, str]:
+    """An answer (exit 0, one JSON object) or a refusal (exit 2) within the limit; an answer
+    that reports its ``time_s`` keeps within ``--timeout`` plus docs/cli.md's slack."""
     if run.timed_out:
         return False, f"no answer within {limit_s:.1f} s (peak RSS {run.peak_rss_mib:.0f} MiB)"
     if run.exit == 2:
@@ -249,6 +250,10 @@ def bounded(run: Run, limit_s: float) -> tuple[bool, str]:
     if run.elapsed_s > limit_s:
         return False, f"answered after {run.elapsed_s:.1f} s > {limit_s:.1f} s"
     summary = {k: obj[k] for k in ("verdict", "status", "valid", "reason") if k in obj}
+    if timeout_s and isinstance(obj.get("time_s"), (int, float)) and \
+            obj["time_s"] > timeout_s + max(1.0, 0.05 * timeout_s):
+        return False, (f"answered after {obj['time_s']:.1f} s of a {timeout_s:g} s --timeout, past the stated slack "
+                       f"(S + max(1 s, 5%)): " + json.dumps(summary)[:160])
     return True, "answered " + json.dumps(summary)[:200]
 
 
@@ -317,19 +322,23 @@ class Case:
 
 
 def snapshot(folder: Path) -> dict[str, tuple]:
+    """Every path under ``folder``: files by mode, size and mtime, folders by mode (a folder's
+    mtime moves when an allowed folder is made inside it)."""
     seen = {}
     for dirpath, dirnames, filenames in os.walk(folder):
         for name in dirnames + filenames:
             p = os.path.join(dirpath, name)
             with contextlib.suppress(FileNotFoundError):
                 st = os.lstat(p)
-                seen[os.path.relpath(p, folder)] = (st.st_mode, st.st_size, st.st_mtime_ns)
+                seen[os.path.relpath(p, folder)] = (st.st_mode,) if name in dirnames else \
+                    (st.st_mode, st.st_size, st.st_mtime_ns)
     return seen
 
 
 def written_outside(before: dict, after: dict, allowed: tuple) -> list[str]:
+    """Paths new or changed outside the allowed folders (a folder on the way to one is allowed)."""
     def inside(rel: str) -> bool:
-        return any(rel == a or rel.startswith(a + os.sep) for a in allowed)
+        return any(rel == a or rel.startswith(a + os.sep) or (a + os.sep).startswith(rel + os.sep) for a in allowed)
     return sorted(rel for rel, sig in after.items() if before.get(rel) != sig and not inside(rel))
 
 
@@ -347,7 +356,8 @@ def execute(case: Case, runner: Runner, work: Path) -> dict:
         before = snapshot(folder)
         run = runner.run(case.argv, folder, case.limit_s)
         after = snapshot(folder)
-        judge = {"refusal": lambda r: refusal(r), "bounded": lambda r: bounded(r, case.limit_s),
+        timeout = _timeout_of(case.argv)
+        judge = {"refusal": lambda r: refusal(r), "bounded": lambda r: bounded(r, case.limit_s, timeout),
                  "rejected": rejected, "refusal_or_invalid": refusal_or_invalid,
                  "rejected_or_ignored": rejected_or_ignored,
                  "answer": lambda r: answer_ok(r), "valid": valid_ok}[case.expect]
@@ -366,6 +376,12 @@ def execute(case: Case, runner: Runner, work: Path) -> dict:
         record.update(passed=False, why=f"the benchmark's case broke: {type(e).__name__}: {e}", exit=None,
                       elapsed_s=None, peak_rss_mib=None, command="")
     return record
+
+
+def _timeout_of(argv: list) -> float | None:
+    with contextlib.suppress(ValueError):
+        return next((float(b) for a, b in zip(argv, argv[1:]) if a == "--timeout"), None)
+    return None
 
 
 def answer_ok(run: Run) -> tuple[bool, str]:
@@ -2300,7 +2316,8 @@ def cause_of(why: str) -> str:
     w = why.lower()
     for key, label in (("wrote outside", "wrote outside its folder"), ("wrote ", "wrote a file"),
                        ("valid: the tampered", "accepted as valid"), ("hang", "hang"),
-                       ("no answer within", "over the time limit"), ("answered after", "over the time limit"),
+                       ("no answer within", "over the time limit"), ("past the stated slack", "past --timeout"),
+                       ("answered after", "over the time limit"),
                        ("traceback", "traceback"), ("exit 1", "exit 1 (internal error)"),
                        ("killed by signal", "killed (memory cap?)"), ("exit 0: accepted", "exit 0 on bad input"),
                        ("message of", "message too long"), ("lost", "results lost"),

@@ -65,6 +65,8 @@ def test_a_tampered_certificate_must_be_rejected_in_time(hostile):
     assert not hostile.rejected(run(hostile, None, ""))[0]
     assert hostile.bounded(run(hostile, 0, json.dumps({"verdict": "unknown"}), elapsed=3.0), 10.0)[0]
     assert not hostile.bounded(run(hostile, 0, json.dumps({"verdict": "unknown"}), elapsed=12.0), 10.0)[0]
+    late = json.dumps({"verdict": "unknown", "time_s": 8.6})  # a 5 s --timeout overrun, inside the wall limit
+    assert not hostile.bounded(run(hostile, 0, late, elapsed=9.0), 10.5, 5.0)[0]
 
 
 def test_writes_outside_the_output_folder_are_found(hostile, tmp_path):
@@ -75,6 +77,10 @@ def test_writes_outside_the_output_folder_are_found(hostile, tmp_path):
     (tmp_path / "escaped").write_text("x")
     (tmp_path / "given.json").write_text('{"changed": 1}')
     assert hostile.written_outside(before, hostile.snapshot(tmp_path), ("out",)) == ["escaped", "given.json"]
+    before = hostile.snapshot(tmp_path)
+    (tmp_path / "out" / "a" / "b" / "audit").mkdir(parents=True)  # the folders on the way are allowed
+    (tmp_path / "out" / "a" / "x").write_text("../../../x from out/a/b/audit/extractions")
+    assert hostile.written_outside(before, hostile.snapshot(tmp_path), ("out/a/b/audit",)) == ["out/a/x"]
 
 
 def test_every_edit_of_a_certificate_field_changes_it(hostile):
