@@ -74,6 +74,22 @@ def _batch(model: Model, wanted: int, extra_per_raster: int = 0) -> int:
                                f"falsification search: a candidate raster of {model.time_steps} steps")
 
 
+def _simulate_candidates(model: Model, prop: Property, centre: np.ndarray, rows: np.ndarray, budget: int,
+                         violates, reference: int | None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Simulate the flat candidate ``rows`` that lie within ``budget`` changes of the centre:
+    ``(witness, rows, margins)``, the witness the first candidate ``violates`` confirms
+    (else None), and the candidates kept with their margins."""
+    rows = rows[np.count_nonzero(rows != centre.reshape(-1), axis=1) <= budget]
+    if not len(rows):
+        return None, rows, np.empty(0, dtype=np.int64)
+    rasters = rows.reshape(-1, *centre.shape)
+    res = simulate(model, rasters)
+    bad = violates(rasters, res)
+    if bad.any():
+        return rasters[int(np.argmax(bad))], rows, np.empty(0, dtype=np.int64)
+    return None, rows, margin(model, prop, res, reference)
+
+
 def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: int | None, violates,
                   beam: int = 4, deadline: float | None = None, chunk: int = 2048) -> np.ndarray | None:
     """A beam search over single changes; returns a raster that ``violates(rasters, sim)``
@@ -98,15 +114,10 @@ def greedy_search(model: Model, prop: Property, centre: np.ndarray, reference: i
             idx = np.arange(start, min(start + chunk, candidates))
             rows = frontier[idx // pos.size]
             rows[np.arange(len(idx)), pos[idx % pos.size]] ^= 1
-            rows = rows[np.count_nonzero(rows != flat_centre, axis=1) <= budget]
-            if not len(rows):
-                continue
-            batch = rows.reshape(-1, *centre.shape)
-            res = simulate(model, batch)
-            bad = violates(batch, res)
-            if bad.any():
-                return batch[int(np.argmax(bad))]
-            scores = np.concatenate([best_scores, margin(model, prop, res, reference)])
+            witness, rows, scores = _simulate_candidates(model, prop, centre, rows, budget, violates, reference)
+            if witness is not None:
+                return witness
+            scores = np.concatenate([best_scores, scores])
             keep = np.argsort(scores, kind="stable")[:beam]  # stable: earlier candidates win ties
             best_scores, best_rows = scores[keep], np.concatenate([best_rows, rows])[keep]
         if not len(best_rows):
@@ -222,15 +233,11 @@ def gradient_search(model: Model, prop: Property, centre: np.ndarray, reference:
             rows = np.repeat(best[None], len(subsets[lo: lo + batch]), axis=0)
             for r, subset in zip(rows, subsets[lo: lo + batch]):
                 r[list(subset)] ^= 1
-            rows = rows[np.count_nonzero(rows != flat_centre, axis=1) <= budget]
+            witness, rows, scores = _simulate_candidates(model, prop, centre, rows, budget, violates, reference)
+            if witness is not None:
+                return witness
             if not len(rows):
                 continue
-            rasters = rows.reshape(-1, *centre.shape)
-            res = simulate(model, rasters)
-            bad = violates(rasters, res)
-            if bad.any():
-                return rasters[int(np.argmax(bad))]
-            scores = margin(model, prop, res, reference)
             k = int(np.argmin(scores))
             if nxt is None or scores[k] < nxt_score:
                 nxt, nxt_score = rows[k], scores[k]
