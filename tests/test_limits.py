@@ -165,3 +165,28 @@ def test_json_documents_are_budgeted_before_they_are_parsed(tmp_path):
             load_model(path)
     finally:
         set_memory_budget(None)
+
+
+@pytest.mark.parametrize("region", [{"flips": 10 ** 400}, {"deletions": 2 ** 53 + 1},
+                                    {"jitter": {"shift": 1, "spikes": 10 ** 30}}])
+def test_property_counts_past_2_53_are_refused_naming_the_key(region, tmp_path, capsys):
+    """flips: 10^400 reached numpy as an int64 and verify exited 1 (OverflowError)."""
+    import numpy as np
+
+    from test_cli import run_json, tiny_model
+    from verisnn.model_format import save_model
+    from verisnn.properties import Flips, PropertyError
+
+    save_model(tiny_model(), tmp_path / "tiny.snn.json")
+    np.save(tmp_path / "x.npy", np.zeros((4, 2), dtype=np.int8))
+    (tmp_path / "p.json").write_text(json.dumps({"region": region, "condition": "robust"}))
+    code, answer, _ = run_json(capsys, "verify", tmp_path / "tiny.snn.json", "--input", tmp_path / "x.npy",
+                               "--property", tmp_path / "p.json")
+    assert code == 2 and answer["kind"] == "bad_input", answer
+    assert "region." in answer["error"] and "at most 2^53" in answer["error"] and len(answer["error"]) < 300
+    with pytest.raises(PropertyError, match="more than the 2\\^53"):
+        Flips(10 ** 400)
+    (tmp_path / "p.json").write_text(json.dumps({"region": {"flips": 2 ** 53}, "condition": "robust"}))
+    code, answer, _ = run_json(capsys, "verify", tmp_path / "tiny.snn.json", "--input", tmp_path / "x.npy",
+                               "--property", tmp_path / "p.json", "--timeout", "10")
+    assert code == 0 and answer["verdict"] in ("verified", "falsified"), answer  # the largest count still works

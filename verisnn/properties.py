@@ -31,13 +31,16 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from .documents import load_document
+from .documents import clip, load_document
 from .errors import InputError, ModelError, VerisnnError
-from .limits import check_deadline
+from .limits import check_deadline, count_text
 from .model_format import first_schema_error
 
 MAX_PROPERTY_BYTES = 1 << 20  # a property is a few lines; anything larger is not one
 HORIZONS = ("bounded", "unbounded")
+# a bound on every count of a property (flips, spikes, steps): far above any meaningful one (a
+# model has at most 10^5 steps), and small enough for int64 arithmetic and exact JSON numbers
+MAX_COUNT = 2 ** 53
 JITTER_ENUMERATION_LIMIT = 2_000_000  # candidate placements region_size may try for one jitter region
 
 
@@ -50,10 +53,12 @@ def _is_int(x: Any) -> bool:
 
 
 def _count(x: Any, path: str, minimum: int = 0) -> int:
-    """A Python int >= ``minimum`` (bool is not an int here)."""
+    """A Python int in ``[minimum, MAX_COUNT]`` (bool is not an int here)."""
     what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
     if not _is_int(x) or x < minimum:
-        raise PropertyError(f"expected {what}, got {x!r}", path)
+        raise PropertyError(f"expected {what}, got {clip(repr(x), 60)}", path)
+    if x > MAX_COUNT:
+        raise PropertyError(f"{clip(count_text(int(x)), 60)} is more than the 2^53 a count may be", path)
     return int(x)
 
 
@@ -453,8 +458,8 @@ class Property:
 
 # ---------------------------------------------------------------- file form
 
-_COUNT = {"type": "integer", "minimum": 0}
-_POSITIVE = {"type": "integer", "minimum": 1}
+_COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+_POSITIVE = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
 _PAIR = {"type": "array", "prefixItems": [_COUNT, _COUNT], "minItems": 2, "maxItems": 2}
 _CHANNELS = {"type": "array", "minItems": 1, "items": _COUNT}
 
@@ -525,28 +530,28 @@ _CONDITION_KEYS = ("decided_by, first_spike_by, spikes_at_most, synops_at_most, 
 # What a value at each path must be: schema errors at these paths say so in words.
 _EXPECTED = {
     "region": f"'any' or an object with exactly one key of {_REGION_KEYS}",
-    "region.flips": "a non-negative integer", "region.deletions": "a non-negative integer",
-    "region.insertions": "a non-negative integer",
+    "region.flips": "a non-negative integer (at most 2^53)", "region.deletions": "a non-negative integer (at most 2^53)",
+    "region.insertions": "a non-negative integer (at most 2^53)",
     "region.jitter": "an object {shift: integer, spikes: integer}",
-    "region.jitter.shift": "a non-negative integer", "region.jitter.spikes": "a non-negative integer",
+    "region.jitter.shift": "a non-negative integer (at most 2^53)", "region.jitter.spikes": "a non-negative integer (at most 2^53)",
     "region.intensity": "a finite non-negative number",
     "condition": f"'robust', 'no_overflow' or an object with exactly one key of {_CONDITION_KEYS}",
-    "condition.decided_by": "a positive integer", "condition.first_spike_by": "a positive integer",
-    "condition.spikes_at_most": "a non-negative integer", "condition.synops_at_most": "a non-negative integer",
+    "condition.decided_by": "a positive integer (at most 2^53)", "condition.first_spike_by": "a positive integer (at most 2^53)",
+    "condition.spikes_at_most": "a non-negative integer (at most 2^53)", "condition.synops_at_most": "a non-negative integer (at most 2^53)",
     "condition.never_fires": "a pair [layer, neuron] of non-negative integers",
-    "condition.never_fires[0]": "a non-negative integer", "condition.never_fires[1]": "a non-negative integer",
+    "condition.never_fires[0]": "a non-negative integer (at most 2^53)", "condition.never_fires[1]": "a non-negative integer (at most 2^53)",
     "condition.window_spikes_at_most": "an object {window: positive integer, spikes: integer}",
-    "condition.window_spikes_at_most.window": "a positive integer",
-    "condition.window_spikes_at_most.spikes": "a non-negative integer",
+    "condition.window_spikes_at_most.window": "a positive integer (at most 2^53)",
+    "condition.window_spikes_at_most.spikes": "a non-negative integer (at most 2^53)",
     "condition.never_fires_after": "an object {inputs: [channels], within: positive integer, "
                                    "neuron: [layer, neuron]}",
     "condition.never_fires_after.inputs": "a non-empty list of input channels",
-    "condition.never_fires_after.within": "a positive integer",
+    "condition.never_fires_after.within": "a positive integer (at most 2^53)",
     "condition.never_fires_after.neuron": "a pair [layer, neuron] of non-negative integers",
     "condition.responds_within": "an object {pattern: [[channels], ...], steps: integer, class: integer}",
     "condition.responds_within.pattern": "a non-empty list of steps, each a list of input channels",
-    "condition.responds_within.steps": "a non-negative integer",
-    "condition.responds_within.class": "a non-negative integer",
+    "condition.responds_within.steps": "a non-negative integer (at most 2^53)",
+    "condition.responds_within.class": "a non-negative integer (at most 2^53)",
     "condition.latency_us_at_most": "a non-negative number of microseconds, or an object {us: number, "
                                      "profile: name or path}",
     "condition.latency_us_at_most.us": "a finite non-negative number",
@@ -583,7 +588,7 @@ def _schema_error_for(doc: Any):
         about_keys = "unexpected" in message or "required property" in message
         if path in _EXPECTED and not about_keys:
             try:
-                return PropertyError(f"expected {_EXPECTED[path]}, got {_at(doc, path)!r}", path)
+                return PropertyError(f"expected {_EXPECTED[path]}, got {clip(repr(_at(doc, path)), 60)}", path)
             except (KeyError, IndexError, TypeError, ValueError):
                 pass
         if "unexpected" in message and path == "(top level)":
