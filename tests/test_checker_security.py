@@ -463,6 +463,7 @@ FIELD_EDITS = [  # (case, edit, the failing check, words): each once carried, un
     ("enumerate-falsified", lambda c: c["evidence"].update(violation_step=1), "verdict", "no violation step"),
     ("enumerate-falsified", lambda c: c["evidence"].update(analog_witness=[0.5]), "verdict", "intensity regions"),
     ("unbounded-falsified", lambda c: c["evidence"].update(reference_decision=0), "verdict", "no reference decision"),
+    ("unbounded-falsified", lambda c: c["evidence"].update(decision=1), "verdict", "no decision"),
     ("unbounded-falsified", lambda c: c["evidence"].pop("violation_step"), "verdict", "violation step"),
     ("intensity", lambda c: c["evidence"].update(analog_centre=[0.6, 0.2]), "verdict", "analog centre"),
     ("enumerate", lambda c: c["centre"].update(analog=[0.5, 0.5, 0.5]), "centre", "intensity regions only"),

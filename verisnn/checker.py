@@ -467,6 +467,8 @@ def _check_witness_fields(ev: dict, bounded: bool, intensity: bool, centre: dict
     else:
         if "reference_decision" in ev:
             raise _Failed("verdict", "a witness of an unbounded property has no reference decision")
+        if ev["decision"] is not None:  # a run of the witness's own length has no decision over T steps
+            raise _Failed("verdict", "a witness of an unbounded property has no decision (decision: null)")
         if "violation_step" not in ev:
             raise _Failed("verdict", "a witness of an unbounded property names its violation step (violation_step)")
     if "analog_witness" in ev and not intensity:
