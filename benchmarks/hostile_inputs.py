@@ -247,9 +247,9 @@ def bounded(run: Run, limit_s: float, timeout_s: float | None = None) -> tuple[b
     obj, why = one_json_object(run.stdout)
     if obj is None:
         return False, f"exit 0 but {why}"
+    summary = {k: obj[k] for k in ("verdict", "status", "valid", "reason", "time_s") if k in obj}
     if run.elapsed_s > limit_s:
-        return False, f"answered after {run.elapsed_s:.1f} s > {limit_s:.1f} s"
-    summary = {k: obj[k] for k in ("verdict", "status", "valid", "reason") if k in obj}
+        return False, f"answered after {run.elapsed_s:.2f} s > {limit_s:.2f} s: {json.dumps(summary)[:160]}"
     if timeout_s and isinstance(obj.get("time_s"), (int, float)) and \
             obj["time_s"] > timeout_s + max(1.0, 0.05 * timeout_s):
         return False, (f"answered after {obj['time_s']:.1f} s of a {timeout_s:g} s --timeout, past the stated slack "
