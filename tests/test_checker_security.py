@@ -36,7 +36,8 @@ from verisnn.errors import VerisnnError
 from verisnn.limits import set_memory_budget
 from verisnn.model import Dense, InputSpec, Model, Neuron, Readout
 from verisnn.properties import AnyInput, NeverFires, Property
-from verisnn.smt_terms import MAX_CHARS, MAX_DEPTH, MAX_DIGITS, MAX_TOKENS, parse_term, tokens
+from verisnn.smt_terms import (MAX_CHARS, MAX_DEPTH, MAX_DIGITS, MAX_EXPANDED_NODES, MAX_TOKENS, expanded_size,
+                               parse_term, tokens)
 from verisnn.verify import raster_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,18 +263,28 @@ def test_size_limits_are_checked_before_parsing():
     assert z3.is_bool(parse_term(deep, {}, ctx))
 
 
-def test_let_chains_stay_a_small_shared_term():
-    """``(let ((a1 (+ x x))) (let ((a2 (+ a1 a1))) ...))`` stands for a tree of 2^100
-    nodes; it is built as the shared term it is (100 nodes), quickly."""
+def test_let_chains_are_read_shared_and_refused_when_they_expand_past_the_limit():
+    """``(let ((a1 (+ x x))) (let ((a2 (+ a1 a1))) ...))`` stands for a tree of 2^k nodes. A
+    short chain is read as the shared term it is; a chain of 100 (2^100 nodes written out,
+    which a solver or printer would expand: 2 GB, then bad_alloc) is refused, quickly."""
+    def chain(k: int) -> str:
+        text, name = "", "x"
+        for i in range(k):
+            text += f"(let ((a!{i} (+ {name} {name}))) "
+            name = f"a!{i}"
+        return text + f"(>= {name} 0)" + ")" * k
+
     ctx = z3.Context()
-    text, name = "", "x"
-    for i in range(100):
-        text += f"(let ((a!{i} (+ {name} {name}))) "
-        name = f"a!{i}"
-    text += f"(>= {name} 0)" + ")" * 100
+    x = z3.Int("x", ctx)
+    term = parse_term(chain(10), {"x": x}, ctx)
+    assert expanded_size(term, MAX_EXPANDED_NODES) == 2 ** 11 + 1  # (>= a!9 0): 2^11 - 1 sums and x's, 0, >=
+    solver = z3.Solver(ctx=ctx)
+    solver.add(term != (1024 * x >= 0))
+    assert solver.check() == z3.unsat
     t0 = time.perf_counter()
-    term = parse_term(text, {"x": z3.Int("x", ctx)}, ctx)
-    assert time.perf_counter() - t0 < 2 and z3.is_bool(term)
+    with pytest.raises(VerisnnError, match="without its let-sharing has more than the 1,000,000 nodes"):
+        parse_term(chain(100), {"x": x}, ctx)
+    assert time.perf_counter() - t0 < 2
 
 
 # ---------------------------------------------------------------- item 2: bounded loops, the time limit, memory

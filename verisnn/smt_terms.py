@@ -23,7 +23,8 @@ only steer a solver's quantifier instantiation and are dropped;
 mix; the whole term is Boolean). Anything else — a string, a keyword, a quoted symbol, a
 second term, another operator — is refused with :class:`VerisnnError` before a term is
 built, and so are texts over :data:`MAX_CHARS` characters, :data:`MAX_TOKENS` tokens,
-:data:`MAX_DEPTH` levels of nesting or numerals of over :data:`MAX_DIGITS` digits.
+:data:`MAX_DEPTH` levels of nesting or numerals of over :data:`MAX_DIGITS` digits, and terms
+that written out without their ``let`` sharing would have over :data:`MAX_EXPANDED_NODES` nodes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ MAX_CHARS = 1 << 20
 MAX_TOKENS = 200_000
 MAX_DEPTH = 256  # nested parentheses; z3's invariants nest a few dozen at most
 MAX_DIGITS = 100
+# nodes of the term written out without sharing: ``let`` chains of a few hundred bytes can
+# stand for 2^30 nodes, which solvers and printers then expand (2 GB, then bad_alloc)
+MAX_EXPANDED_NODES = 1_000_000
 
 BOOLEAN_OPS = ("not", "and", "or", "=>")
 COMPARISONS = ("<=", ">=", "<", ">")
@@ -125,7 +129,29 @@ def parse_term(text: str, variables: Mapping[str, z3.ArithRef], ctx: z3.Context)
     term = _Builder(variables, ctx).build(tree, {})
     if not z3.is_bool(term):
         raise VerisnnError("the term is an integer, not a formula")
+    if expanded_size(term, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        raise VerisnnError(f"the term written out without its let-sharing has more than the {MAX_EXPANDED_NODES:,} "
+                           f"nodes a term may have")
     return term
+
+
+def expanded_size(term: z3.ExprRef, limit: int) -> int:
+    """The nodes of ``term`` written out as a tree (every shared subterm counted as often as
+    it is used), counted on the shared term in linear time; stops early past ``limit``."""
+    size: dict[int, int] = {}
+    stack = [(term, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = node.get_id()
+        if key in size:
+            continue
+        kids = node.children()
+        if children_done:
+            size[key] = min(1 + sum(size[k.get_id()] for k in kids), limit + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if k.get_id() not in size)
+    return size[term.get_id()]
 
 
 class _Builder:
@@ -276,4 +302,5 @@ class _Builder:
         return pairs[0] if len(pairs) == 1 else z3.And(*pairs)
 
 
-__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_DIGITS", "MAX_TOKENS", "parse_term", "tokens"]
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_DIGITS", "MAX_EXPANDED_NODES", "MAX_TOKENS", "expanded_size", "parse_term",
+           "tokens"]
