@@ -45,7 +45,7 @@ from verisnn.bounds import Interval, IntervalOps, interval_params
 from verisnn.bounds import input_bounds as bounds_input_bounds
 from verisnn.errors import VerisnnError
 from verisnn.interrupts import solve_cpsat
-from verisnn.limits import DeadlineReached, count_json, time_limit
+from verisnn.limits import DeadlineReached, check_deadline, count_json, time_limit
 from verisnn.model import Model
 from verisnn.model_format import model_hash
 from verisnn.properties import (HARDWARE_CONDITIONS, AnyInput, DecidedBy, Deletions, FirstSpikeBy, Flips, Insertions,
@@ -614,6 +614,7 @@ def region_inputs(ops: CpSatOps, region, centre: np.ndarray, step_budget: np.nda
         c = int(centre[idx])
         if not free[idx]:
             return c
+        check_deadline()  # one flip variable per free input bit: up to T * n of them
         f = ops.model.new_bool_var(f"flip_{idx[0]}_{idx[1]}")
         flips.append((idx[0], idx[1], f))
         ops.input_literals[(int(idx[0]), int(idx[1]))] = f if c == 0 else ~f
@@ -623,8 +624,11 @@ def region_inputs(ops: CpSatOps, region, centre: np.ndarray, step_budget: np.nda
     if k is not None and k < len(flips):
         ops.model.add(sum(f for _, _, f in flips) <= k)
     if step_budget is not None:
-        for t in range(centre.shape[0]):
-            at_t = [f for s, _, f in flips if s == t]
+        by_step: dict[int, list] = {}
+        for s, _, f in flips:
+            by_step.setdefault(int(s), []).append(f)
+        for t, at_t in by_step.items():
+            check_deadline()
             if int(budget[t]) < len(at_t):
                 ops.model.add(sum(at_t) <= int(budget[t]))
     return x, flips, free, budget

@@ -1201,10 +1201,12 @@ def region_inputs(terms: Terms, region, centre: np.ndarray) -> tuple[np.ndarray,
                            f"(flips, deletions, insertions and any are encoded)", "region")
     x = _objects((T, n), lambda i: int(centre[i]))
     bits = []
+    changes = []  # |x - c| per free bit, linearly
     for i in zip(*np.nonzero(free)):
+        check_deadline()  # one free bit per input and step: T * n of them
         x[i], constraint = t.input_bit(f"x_{i[0]}_{i[1]}")
         bits.append(constraint)
-    changes = [x[i] if centre[i] == 0 else t.minus(1, x[i]) for i in zip(*np.nonzero(free))]  # |x - c|, linearly
+        changes.append(x[i] if centre[i] == 0 else t.minus(1, x[i]))
     k = None if isinstance(region, AnyInput) else region.k
     budget = t.TRUE if k is None or k >= len(changes) else t.le(t.plus(changes), k)
     return x, t.and_(bits + [budget])

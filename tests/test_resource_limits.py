@@ -288,3 +288,20 @@ def test_surrogate_gradients_index_each_sequence_once():
         kinds.append(type(fn).__name__)
         todo += [nxt for nxt, _ in fn.next_functions]
     assert kinds.count("UnbindBackward0") == len(model.layers) and "SelectBackward0" not in kinds
+
+
+def test_encoding_the_inputs_of_a_long_region_keeps_the_time_limit():
+    # a free variable per input bit of a 40000-step raster: making them ran seconds past the
+    # limit (SMT: 10.5 s for --timeout 5 on T = 40000); CP-SAT's per-step budgets were quadratic
+    from verisnn.encodings import cpsat, smt
+
+    centre = counting_centre(40000)
+    region = parse_property({"region": {"flips": 1}, "condition": "robust"}).region
+    builds = {"smt": lambda: smt.region_inputs(smt.IntTerms(smt.PysmtFactory()), region, centre),
+              "cpsat": lambda: cpsat.region_inputs(cpsat.CpSatOps(), region, centre,
+                                                   step_budget=np.ones(len(centre), dtype=np.int64))}
+    for method, build in builds.items():
+        started = time.perf_counter()
+        with pytest.raises(DeadlineReached), time_limit(started + 0.2):
+            build()
+        assert time.perf_counter() - started <= 0.2 + timeout_slack(0.2), method
