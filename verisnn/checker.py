@@ -57,6 +57,7 @@ from .paths import bundle_file
 from .properties import (HARDWARE_CONDITIONS, AnyInput, Deletions, Flips, Insertions, Intensity, Property,
                          check_against_model, parse_property, region_contains, region_size)
 from .simulator import simulate
+from .interrupts import check_z3_reason
 from .smt_terms import parse_term
 from .state import StateLayout
 from .verify import BAB_MAX_REGION, raster_sha256, verify, violations
@@ -786,6 +787,8 @@ def _solve_z3_query(ts, query, clock) -> tuple[str, str]:
         if clock.deadline is not None:
             s.set("timeout", max(1, int(clock.left() * 1000)))
         r = s.check()
+        if r == z3.unknown:
+            check_z3_reason(s.reason_unknown())  # a Ctrl-C z3 caught interrupts the check, it does not fail it
         return str(r), "z3"
     return solve(formula, env, "cvc5", clock.left(), "QF_LIA").answer, "cvc5"
 
