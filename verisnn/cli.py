@@ -93,8 +93,10 @@ def load_model_arg(path: str):
     return load_model(path)
 
 
-def load_npy(path: str, field: str) -> np.ndarray:
-    """A plain ``.npy`` array: never unpickles, and checks the header before reading the data."""
+def load_npy(path: str, field: str, budget_per_row: int = 0, work: str = "") -> np.ndarray:
+    """A plain ``.npy`` array: never unpickles, and checks the header before reading the data.
+    ``budget_per_row``: what the caller's work takes per row of a batch ``[B, ...]`` of three
+    or more dimensions (``work`` says what it is), budgeted with the array before it is read."""
     p = existing_file(path, field)
     try:
         mapped = np.load(p, mmap_mode="r", allow_pickle=False)
@@ -107,7 +109,9 @@ def load_npy(path: str, field: str) -> np.ndarray:
         raise InputError(f"{path} is an .npz archive; expected one .npy array", field)
     if mapped.dtype.fields is not None:
         raise InputError(f"{path} holds a structured array (dtype {mapped.dtype}); expected numbers", field)
-    require_memory(mapped.nbytes, f"{field} {path} ({mapped.dtype}, shape {list(mapped.shape)})")
+    rows = mapped.shape[0] if mapped.ndim >= 3 else 1
+    require_memory(mapped.nbytes + budget_per_row * rows,
+                   f"{field} {path} ({mapped.dtype}, shape {list(mapped.shape)}){work}")
     return np.array(mapped)
 
 
@@ -164,10 +168,10 @@ def _fmt_times(times: Sequence) -> str:
 
 
 def cmd_simulate(args) -> tuple[dict, str]:
-    from .simulator import simulate
+    from .simulator import run_bytes, simulate
 
     model = load_model_arg(args.model)
-    raster = load_npy(args.input, "--input")
+    raster = load_npy(args.input, "--input", run_bytes(model, 1), " and simulating it")
     try:
         result = simulate(model, raster)
     except InputError as e:  # the raster does not fit the model
