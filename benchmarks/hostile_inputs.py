@@ -234,19 +234,26 @@ def refusal(run: Run) -> tuple[bool, str]:
     return True, message[:200]
 
 
+def answered(run: Run, hang: str) -> tuple[dict | None, tuple[bool, str] | None]:
+    """``(the JSON object of an exit-0 run, None)``, or ``(None, the judgement)`` of a run
+    that did not answer: a hang (``hang`` says how), a refusal (exit 2) or another exit."""
+    if run.timed_out:
+        return None, (False, hang)
+    if run.exit == 2:
+        ok, why = refusal(run)
+        return None, (ok, ("refused: " + why) if ok else why)
+    if run.exit != 0:
+        return None, refusal(run)
+    obj, why = one_json_object(run.stdout)
+    return (obj, None) if obj is not None else (None, (False, f"exit 0 but {why}"))
+
+
 def bounded(run: Run, limit_s: float, timeout_s: float | None = None) -> tuple[bool, str]:
     """An answer (exit 0, one JSON object) or a refusal (exit 2) within the limit; an answer
     that reports its ``time_s`` keeps within ``--timeout`` plus docs/cli.md's slack."""
-    if run.timed_out:
-        return False, f"no answer within {limit_s:.1f} s (peak RSS {run.peak_rss_mib:.0f} MiB)"
-    if run.exit == 2:
-        ok, why = refusal(run)
-        return ok, ("refused: " + why) if ok else why
-    if run.exit != 0:
-        return refusal(run)
-    obj, why = one_json_object(run.stdout)
-    if obj is None:
-        return False, f"exit 0 but {why}"
+    obj, judged = answered(run, f"no answer within {limit_s:.1f} s (peak RSS {run.peak_rss_mib:.0f} MiB)")
+    if judged:
+        return judged
     summary = {k: obj[k] for k in ("verdict", "status", "valid", "reason", "time_s") if k in obj}
     if run.elapsed_s > limit_s:
         return False, f"answered after {run.elapsed_s:.2f} s > {limit_s:.2f} s: {json.dumps(summary)[:160]}"
@@ -259,16 +266,9 @@ def bounded(run: Run, limit_s: float, timeout_s: float | None = None) -> tuple[b
 
 def rejected(run: Run) -> tuple[bool, str]:
     """``check --json``: valid false (exit 0), or exit 2."""
-    if run.timed_out:
-        return False, f"hang: no answer within {run.elapsed_s:.0f} s (peak RSS {run.peak_rss_mib:.0f} MiB)"
-    if run.exit == 2:
-        ok, why = refusal(run)
-        return ok, ("refused: " + why) if ok else why
-    if run.exit != 0:
-        return refusal(run)
-    obj, why = one_json_object(run.stdout)
-    if obj is None:
-        return False, f"exit 0 but {why}"
+    obj, judged = answered(run, f"hang: no answer within {run.elapsed_s:.0f} s (peak RSS {run.peak_rss_mib:.0f} MiB)")
+    if judged:
+        return judged
     if obj.get("valid") is True:
         return False, "VALID: the tampered certificate was accepted"
     if obj.get("valid") is not False:
