@@ -38,7 +38,7 @@ from . import semantics
 from .bounds import BudgetedMatrix, Interval, IntervalMatrix, IntervalOps, interval_params, score_bounds, surely_wins
 from .limits import batch_within_budget, count_json
 from .model import Model
-from .properties import AnyInput, DecidedBy, FirstSpikeBy, Property, Robust, _binomial_prefix, changeable_positions
+from .properties import AnyInput, DecidedBy, FirstSpikeBy, Property, Robust, binomial_prefix, changeable_positions
 from .semantics import NetworkState
 from .simulator import _plan, expect_products, run_bytes, sim_result
 
@@ -225,7 +225,7 @@ class Search:
         """Rasters below a node at step ``t`` with ``left`` flips still allowed."""
         key = (t, left)
         if key not in self._completions:
-            self._completions[key] = _binomial_prefix(self.later[t], left)
+            self._completions[key] = binomial_prefix(self.later[t], left)
         return self._completions[key]
 
     # ------------------------------------------------------------ the tree

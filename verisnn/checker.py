@@ -48,6 +48,7 @@ import numpy as np
 from .certificate import (FORMAT, SEMANTICS, load_certificate, plain, read_certificate_json, sha256_text,
                           tool_versions)
 from .errors import InputError, ModelError, VerisnnError
+from .interrupts import check_z3_reason
 from .limits import DeadlineReached, count_json, count_text, require_memory, time_limit
 from .model import Model
 from .model_format import (MAX_FILE_BYTES, canonical_json, model_from_dict, model_hash, parse_json,
@@ -57,7 +58,6 @@ from .paths import bundle_file
 from .properties import (HARDWARE_CONDITIONS, AnyInput, Deletions, Flips, Insertions, Intensity, Property,
                          check_against_model, parse_property, region_contains, region_size)
 from .simulator import simulate
-from .interrupts import check_z3_reason
 from .smt_terms import parse_term
 from .state import StateLayout
 from .verify import BAB_MAX_REGION, raster_sha256, verify, violations

@@ -528,30 +528,31 @@ _CONDITION_KEYS = ("decided_by, first_spike_by, spikes_at_most, synops_at_most, 
                    "window_spikes_at_most, never_fires_after, responds_within, latency_us_at_most, "
                    "energy_uj_at_most")
 # What a value at each path must be: schema errors at these paths say so in words.
+_COUNT_WORDS, _POSITIVE_WORDS = "a non-negative integer (at most 2^53)", "a positive integer (at most 2^53)"
 _EXPECTED = {
     "region": f"'any' or an object with exactly one key of {_REGION_KEYS}",
-    "region.flips": "a non-negative integer (at most 2^53)", "region.deletions": "a non-negative integer (at most 2^53)",
-    "region.insertions": "a non-negative integer (at most 2^53)",
+    "region.flips": _COUNT_WORDS, "region.deletions": _COUNT_WORDS,
+    "region.insertions": _COUNT_WORDS,
     "region.jitter": "an object {shift: integer, spikes: integer}",
-    "region.jitter.shift": "a non-negative integer (at most 2^53)", "region.jitter.spikes": "a non-negative integer (at most 2^53)",
+    "region.jitter.shift": _COUNT_WORDS, "region.jitter.spikes": _COUNT_WORDS,
     "region.intensity": "a finite non-negative number",
     "condition": f"'robust', 'no_overflow' or an object with exactly one key of {_CONDITION_KEYS}",
-    "condition.decided_by": "a positive integer (at most 2^53)", "condition.first_spike_by": "a positive integer (at most 2^53)",
-    "condition.spikes_at_most": "a non-negative integer (at most 2^53)", "condition.synops_at_most": "a non-negative integer (at most 2^53)",
+    "condition.decided_by": _POSITIVE_WORDS, "condition.first_spike_by": _POSITIVE_WORDS,
+    "condition.spikes_at_most": _COUNT_WORDS, "condition.synops_at_most": _COUNT_WORDS,
     "condition.never_fires": "a pair [layer, neuron] of non-negative integers",
-    "condition.never_fires[0]": "a non-negative integer (at most 2^53)", "condition.never_fires[1]": "a non-negative integer (at most 2^53)",
+    "condition.never_fires[0]": _COUNT_WORDS, "condition.never_fires[1]": _COUNT_WORDS,
     "condition.window_spikes_at_most": "an object {window: positive integer, spikes: integer}",
-    "condition.window_spikes_at_most.window": "a positive integer (at most 2^53)",
-    "condition.window_spikes_at_most.spikes": "a non-negative integer (at most 2^53)",
+    "condition.window_spikes_at_most.window": _POSITIVE_WORDS,
+    "condition.window_spikes_at_most.spikes": _COUNT_WORDS,
     "condition.never_fires_after": "an object {inputs: [channels], within: positive integer, "
                                    "neuron: [layer, neuron]}",
     "condition.never_fires_after.inputs": "a non-empty list of input channels",
-    "condition.never_fires_after.within": "a positive integer (at most 2^53)",
+    "condition.never_fires_after.within": _POSITIVE_WORDS,
     "condition.never_fires_after.neuron": "a pair [layer, neuron] of non-negative integers",
     "condition.responds_within": "an object {pattern: [[channels], ...], steps: integer, class: integer}",
     "condition.responds_within.pattern": "a non-empty list of steps, each a list of input channels",
-    "condition.responds_within.steps": "a non-negative integer (at most 2^53)",
-    "condition.responds_within.class": "a non-negative integer (at most 2^53)",
+    "condition.responds_within.steps": _COUNT_WORDS,
+    "condition.responds_within.class": _COUNT_WORDS,
     "condition.latency_us_at_most": "a non-negative number of microseconds, or an object {us: number, "
                                      "profile: name or path}",
     "condition.latency_us_at_most.us": "a finite non-negative number",
@@ -785,7 +786,7 @@ def region_contains(region: Region, centre: Any, raster: Any) -> bool:
     raise PropertyError(f"unknown region {region!r}", "region")
 
 
-def _binomial_prefix(n: int, k: int) -> int:
+def binomial_prefix(n: int, k: int) -> int:
     """``sum(comb(n, j) for j <= k)``, each term from the last (one multiplication each, not a
     fresh binomial: a flips region of a long model has thousands of huge terms)."""
     if k >= n:
@@ -861,11 +862,11 @@ def region_size(region: Region, centre_raster: Any) -> int:
     if isinstance(region, AnyInput):
         return 2 ** cells
     if isinstance(region, Flips):
-        return _binomial_prefix(cells, region.k)
+        return binomial_prefix(cells, region.k)
     if isinstance(region, Deletions):
-        return _binomial_prefix(ones, region.k)
+        return binomial_prefix(ones, region.k)
     if isinstance(region, Insertions):
-        return _binomial_prefix(cells - ones, region.k)
+        return binomial_prefix(cells - ones, region.k)
     if isinstance(region, Jitter):
         return _jitter_size(region, c)
     raise PropertyError(f"unknown region {region!r}", "region")
@@ -876,6 +877,6 @@ __all__ = [
     "Insertions", "Intensity", "Jitter", "LatencyAtMost",
     "NeverFires", "NeverFiresAfter", "NoOverflow", "Property", "PropertyError", "Region", "RespondsWithin", "Robust", "SpikesAtMost", "SynopsAtMost",
     "WindowSpikesAtMost",
-    "changeable_positions", "check_against_model", "load_property", "parse_property", "region_contains",
-    "region_size", "schema",
+    "binomial_prefix", "changeable_positions", "check_against_model", "load_property", "parse_property",
+    "region_contains", "region_size", "schema",
 ]
