@@ -159,9 +159,9 @@ def _jitter_options(c: np.ndarray, shift: int, budget: int, limits: Limits) -> l
             centre_mask = sum(1 << t for t in spikes)
             found = _channel_columns(spikes, T, shift, budget, limits)
             limits.need(len(found) * T, "the columns of a jitter region")
-            per_spikes[spikes] = sorted(
-                (moves, np.array([mask >> t & 1 for t in range(T)], dtype=np.int8))
-                for mask, moves in found.items() if mask != centre_mask)
+            per_spikes[spikes] = [(moves, np.array([mask >> t & 1 for t in range(T)], dtype=np.int8))
+                                  for moves, mask in sorted((moves, mask) for mask, moves in found.items()
+                                                            if mask != centre_mask)]
         options.append(per_spikes[spikes])
     return options
 
