@@ -162,8 +162,13 @@ def test_every_certificate_is_valid(certs, name):
     report = check_certificate(path)
     assert report.valid, failed(report)
     answer = report.to_json()
-    assert set(answer) == {"valid", "checks", "time_s"} and answer["valid"] is True
+    assert set(answer) == {"valid", "trust", "checks", "time_s"} and answer["valid"] is True
     assert all(set(c) == {"name", "ok", "detail"} for c in answer["checks"])
+    # how it was re-validated: by the kernel alone wherever it can (these regions are small enough to
+    # re-enumerate); the unbounded solver proofs and explore trust the engine's encoding or search
+    kind = cert["evidence"]["kind"]
+    assert answer["trust"] == {"none": None, "kinduction": "solver-trusted", "pdr": "solver-trusted",
+                               "explore": "engine-trusted"}.get(kind, "kernel"), (name, answer["trust"])
     names = [c["name"] for c in answer["checks"]]
     assert names[:5] == ["schema", "model", "property", "centre", "verdict"]
     kind = cert["evidence"]["kind"]
@@ -211,9 +216,12 @@ def test_tampered_intensity_certificates_are_invalid(certs):
 
 def test_smt_obligations_are_re_solved_by_both_solver_families(certs, monkeypatch):
     """By the other family first (independence), then by the stated one (the claim that it
-    said unsat), whatever the certificate names."""
+    said unsat), whatever the certificate names — on a region too large for the kernel to
+    re-enumerate (here: as if it were)."""
     import verisnn.encodings.smt as smt
+    import verisnn.kernel.check as kernel_check
 
+    monkeypatch.setattr(kernel_check, "ENUMERATE_MAX", 0)
     used = []
     real = smt.solve
 
@@ -229,11 +237,14 @@ def test_smt_obligations_are_re_solved_by_both_solver_families(certs, monkeypatc
         assert used == [other, stated], name
         detail = next(c.detail for c in report.checks if c.name == "smt")
         assert f"{other} re-solved it: unsat, and {stated} again: unsat" in detail
+        assert report.trust == "solver-trusted" and "trusted: the engine's SMT encoding" in detail
 
 
-def test_a_satisfiable_obligation_claimed_unsat_is_caught_by_the_re_solve():
+def test_a_satisfiable_obligation_claimed_unsat_is_caught_by_the_re_solve(monkeypatch):
     """A forged 'verified' whose obligation is the true encoding (so it passes the
-    re-encoding check) but has a counterexample: the other solver finds it."""
+    re-encoding check) but has a counterexample: the kernel's re-enumeration finds it, and
+    on a region too large for that, the other solver does."""
+    import verisnn.kernel.check as kernel_check
     from verisnn.encodings.smt import encode
 
     model, prop = small_model(), Property(Flips(2), SpikesAtMost(10))
@@ -244,6 +255,10 @@ def test_a_satisfiable_obligation_claimed_unsat_is_caught_by_the_re_solve():
     cert["property"] = prop_doc
     cert["evidence"].update(property=prop_doc, smtlib=text, smtlib_sha256=hashlib.sha256(text.encode()).hexdigest(),
                             region_size=79)
+    report = check_certificate(cert)
+    assert not report.valid
+    assert "the kernel finds a raster of the region that violates" in failed(report)["smt"]
+    monkeypatch.setattr(kernel_check, "ENUMERATE_MAX", 0)
     report = check_certificate(cert)
     assert not report.valid
     assert "cvc5 answers sat" in failed(report)["smt"]
@@ -340,7 +355,7 @@ SMT_TAMPERS = [  # (tamper, the failing check, words of its detail)
     (tamper_obligation_hash, "smt", "the obligation hashes to"),
     (tamper_centre, "centre", "hashes to"),
     (tamper_centre_rehashed, "smt", "not the encoding of the stated model"),
-    (tamper_reference_decision, "centre", "the reference simulator decides"),
+    (tamper_reference_decision, "centre", "simulator decides"),
     (tamper_solver_claim, "schema", "evidence.answer"),
 ]
 
@@ -379,7 +394,7 @@ def tamper_witness_to_centre(c):
 
 FALSIFIED_TAMPERS = [
     (tamper_witness_bit, "witness", "the witness hashes to"),
-    (tamper_witness_decision, "witness", "the reference simulator decides"),
+    (tamper_witness_decision, "witness", "simulator decides"),
     (tamper_verdict_falsified_to_verified, "verdict", "a method's proof record"),
     (tamper_witness_to_centre, "witness", "does not violate"),
     (tamper_model_weight, "model", "hashes to"),
@@ -451,10 +466,12 @@ def test_a_rehashed_witness_must_still_be_in_the_region_and_violate(certs):
 RECORD_TAMPERS = [  # (case, edit of the evidence, the failing check, words)
     ("enumerate", lambda e: e.update(rasters_checked=e["rasters_checked"] - 1), "enumerate", "the record says"),
     ("enumerate", lambda e: e.update(region_size=e["region_size"] + 1), "enumerate", "the record says"),
-    ("bab", lambda e: e.update(rasters_pruned=e["rasters_pruned"] + 1), "bab", "covers"),
+    ("bab", lambda e: e.update(rasters_pruned=e["rasters_pruned"] + 1), "bab", "the record says"),
     ("bab", lambda e: e["nodes_pruned_by_step"].__setitem__(0, e["nodes_pruned_by_step"][0] + 1), "bab",
-     "records"),
-    ("bounds", lambda e: e["bounds"].update(spikes_upper_bound=1), "bounds", "spikes_upper_bound"),
+     "the record says"),
+    ("bab", lambda e: e["pruned"].append([0]) if [0] not in e["pruned"] else e["pruned"].append([0]), "bab",
+     "pruned node"),  # the root listed as pruned: its argument fails (or, listed twice, a repeat)
+    ("bab", lambda e: e["pruned"].pop(), "bab", "the record says"),
     ("explore", lambda e: e.update(reachable_states=e["reachable_states"] - 1), "explore", ""),
     ("kinduction", lambda e: e["box"]["hi"].__setitem__(0, 0), "kinduction", "invariant box"),
     ("pdr", lambda e: e.update(invariant="true", invariant_sha256=hashlib.sha256(b"true").hexdigest()), "pdr",
@@ -474,8 +491,8 @@ def test_tampered_records_are_invalid(certs, case, edit, check, words):
 
 
 def test_a_claim_that_does_not_hold_fails_the_re_run(certs):
-    """A 'verified' record forged for a property that is false: re-running the method finds
-    the counterexample (enumerate) / the tree search disagrees (bab) / the re-decision (cpsat)."""
+    """A 'verified' record forged for a property that is false: the kernel's re-enumeration
+    (enumerate, cpsat on a small region) or its walk of the tree (bab) finds the counterexample."""
     for case in ("enumerate", "bab", "cpsat"):
         cert = copy.deepcopy(certs[case][0])
         false_prop = {"region": {"flips": 1}, "condition": {"spikes_at_most": 5}}
@@ -486,7 +503,7 @@ def test_a_claim_that_does_not_hold_fails_the_re_run(certs):
         cert["costs"] = None
         report = check_certificate(cert)
         assert not report.valid
-        assert "falsified" in failed(report)[case], failed(report)
+        assert "violates" in failed(report)[case], failed(report)
 
 
 def test_unbounded_tampering(certs):
@@ -607,7 +624,7 @@ def test_make_certificate_by_file_needs_the_path():
 def test_costs_are_recomputed(certs):
     cert = copy.deepcopy(certs["enumerate"][0])
     cert["costs"]["centre"]["energy_uj"] *= 0.5
-    assert "recomputed costs differ" in failed(check_certificate(cert))["costs"]
+    assert "recomputed costs of the centre differ" in failed(check_certificate(cert))["costs"]
 
 
 # ---------------------------------------------------------------- malformed certificates
@@ -679,11 +696,14 @@ def test_make_certificate_refuses_a_result_of_another_model():
 
 def test_cpsat_claims_are_re_decided_without_cp_sat(certs, monkeypatch):
     import verisnn.checker as checker
+    import verisnn.kernel.check as kernel_check
 
     cert = certs["cpsat"][0]
     detail = lambda report: next(c.detail for c in report.checks if c.name == "cpsat")  # noqa: E731
+    assert "re-enumerated by the kernel" in detail(check_certificate(cert))
+    monkeypatch.setattr(kernel_check, "ENUMERATE_MAX", 0)  # as if the region were too large for the kernel
     assert "plain enumeration" in detail(check_certificate(cert))
-    monkeypatch.setattr(checker, "ENUMERATE_RECHECK_MAX", 0)  # as if the region were large
+    monkeypatch.setattr(checker, "ENUMERATE_RECHECK_MAX", 0)  # and for the engine's enumeration
     report = check_certificate(cert)
     assert report.valid and "step-by-step tree" in detail(report)
     monkeypatch.setattr(checker, "BAB_MAX_REGION", 0)  # and beyond the tree's reach: SMT with z3
@@ -691,11 +711,16 @@ def test_cpsat_claims_are_re_decided_without_cp_sat(certs, monkeypatch):
     assert report.valid and "solved by z3" in detail(report)
 
 
-def test_independent_re_checks_enumerate_the_region(certs):
-    for case in ("bab", "bounds"):
+def test_independent_accepts_only_what_the_kernel_re_derived(certs, monkeypatch):
+    import verisnn.kernel.check as kernel_check
+
+    for case in ("bab", "bounds", "enumerate", "smt-z3"):
         report = check_certificate(certs[case][0], independent=True)
-        assert report.valid, failed(report)
-        assert "plain enumeration of the whole region agrees" in report.checks[5].detail
+        assert report.valid and report.trust == "kernel", failed(report)
+    assert "trust" in failed(check_certificate(certs["pdr"][0], independent=True))
+    monkeypatch.setattr(kernel_check, "ENUMERATE_MAX", 0)
+    report = check_certificate(certs["smt-z3"][0], independent=True)
+    assert not report.valid and "solver-trusted" in failed(report)["trust"]
 
 
 def test_a_re_check_out_of_time_is_not_valid(certs):

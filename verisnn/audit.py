@@ -77,7 +77,7 @@ def _verify_and_certify(query: Query, out_dir: Path) -> dict:
     check_s = time.perf_counter() - t0
     outcome = outcome_from_result(result, certificate=path)
     outcome["result"]["certificate_check"] = {
-        "valid": report.valid, "time_s": round(check_s, 6),
+        "valid": report.valid, "trust": report.trust if report.valid else None, "time_s": round(check_s, 6),
         "failures": [f"{c.name}: {c.detail}" for c in report.failures()]}
     return outcome
 
@@ -292,8 +292,17 @@ def _certificates(rows: list[dict]) -> list[dict]:
             continue
         out.append({"path": r["certificate"], "property": r["property_name"], "input": r["input_index"],
                     "verdict": r["verdict"], "valid": check["valid"], "reason": "; ".join(check["failures"]) or None,
+                    "how": _how(check),
                     "produce_s": float(r["time_s"] or 0.0), "check_s": float(check["time_s"])})
     return out
+
+
+def _how(check: dict) -> str:
+    """How a certificate was re-validated, in the report's words."""
+    if not check["valid"]:
+        return "INVALID"
+    return {None: "valid (no claim)", "kernel": "valid (kernel)", "solver-trusted": "valid (solver-trusted)",
+            "engine-trusted": "valid (engine-trusted)"}.get(check.get("trust"), "valid")
 
 
 def _explanations(model, selected: np.ndarray, options: dict) -> dict:

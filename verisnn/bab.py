@@ -43,6 +43,7 @@ from .semantics import NetworkState
 from .simulator import _plan, expect_products, run_bytes, sim_result
 
 DEFAULT_CHUNK = 16384  # children simulated in one batch
+MAX_PRUNED_NODES = 1_000_000  # pruned nodes a certificate lists (beyond: none listed, the kernel cannot re-check)
 
 
 @dataclass
@@ -205,6 +206,7 @@ class Search:
         self.simulated = 0  # leaves: rasters simulated to the end
         self.pruned = 0  # rasters under pruned nodes
         self.pruned_nodes = [0] * (self.T + 1)
+        self.pruned_prefixes: list[list[int]] | None = []  # each pruned node as [t, flipped flat positions...]
         self._completions: dict[tuple[int, int], int] = {}
         # the work ahead, at most: every raster of the region through every layer, every step
         expect_products(self.completions(0, self.k) * self.T * sum(layer.out_size * layer.in_size
@@ -367,6 +369,7 @@ class Search:
             done = self.settled(f)
             if done.any():
                 self.pruned_nodes[f.t] += int(done.sum())
+                self._remember_pruned(f, done)
                 per_used = np.bincount(f.used[done], minlength=self.k + 1)
                 self.pruned += sum(int(c) * self.completions(f.t, self.k - u) for u, c in enumerate(per_used) if c)
                 keep = np.flatnonzero(~done)
@@ -376,6 +379,21 @@ class Search:
             stack.append(self.children(f))
         return "verified", None
 
+    def _remember_pruned(self, f: Frontier, done: np.ndarray) -> None:
+        """Keep the pruned nodes for the certificate: the trusted kernel re-checks each one's
+        pruning argument from its prefix (``[t, flipped flat positions in increasing order]``)."""
+        if self.pruned_prefixes is None:
+            return
+        if len(self.pruned_prefixes) + int(done.sum()) > MAX_PRUNED_NODES:
+            self.pruned_prefixes = None  # too many to list: the certificate will say so (pruned: null)
+            return
+        for flips in f.flips[done]:
+            self.pruned_prefixes.append([f.t] + sorted(int(p) for p in flips if p >= 0))
+
     def record(self) -> dict:
         return {"rasters_simulated": self.simulated, "rasters_pruned": count_json(self.pruned),
                 "nodes_pruned_by_step": self.pruned_nodes[: self.T]}
+
+    def proof(self) -> dict:
+        """The record and the pruned nodes: what a ``bab`` certificate carries."""
+        return {**self.record(), "pruned": self.pruned_prefixes}

@@ -1,38 +1,30 @@
-"""The independent certificate checker: re-validate an answer without trusting its producer.
+"""The certificate checker: re-validate an answer without trusting its producer.
 
 :func:`check_certificate` takes a certificate (``docs/certificate.md``) and re-establishes
-each of its claims from the certificate alone, as far as possible by another code path
-than the one that produced it:
+its claims. The facts an answer rests on are re-derived by the trusted kernel
+(:mod:`verisnn.kernel`), which shares no code with the engine: the model it simulates is
+the document with the stated hash, the centre's decision, the witness's replay and region
+membership, the re-enumeration of small regions, the ``bab`` tree and its pruned nodes, the
+``bounds`` argument, and the costs. This module reads the file, checks the document's form
+with the engine's readers (schema, model validity and normal form, the property's canonical
+form and fit to the model, the verdict's evidence fields), which can only reject, and hands
+the claims the kernel cannot re-derive alone — SMT, CP-SAT, k-induction and PDR proofs on
+regions too large to enumerate, and ``explore`` — to the engine's solver re-checks, which
+the report names (``trust``: ``kernel``, ``solver-trusted`` or ``engine-trusted``):
 
-* **schema** — the document follows ``certificate.schema.json``;
-* **model** — the SHA-256 recomputed from the embedded model document (as written, and
-  of its normal form after validation) and, when ``model.path`` names an existing file,
-  from that file, equals ``model.sha256``; a certificate that names its model by file
-  (no document) needs that file, holding a valid model of the stated hash;
-* **property** — the property document parses, is in canonical form and fits the model;
-* **centre** — the raster's SHA-256 and the reference simulator's decision on it match
-  (for an ``intensity`` region the raster is re-encoded from the analog centre);
-* **verdict** — the evidence is of the kind the verdict needs and names the same model,
-  centre and property;
-* **claim** — ``falsified``: the witness is replayed on the reference simulator
-  (:func:`verisnn.simulator.simulate`, :func:`verisnn.verify.violations`), lies in the
-  region and gets the stated decision; ``verified`` by ``smt``: the obligation is re-encoded
-  and must be the same text, then it is re-solved by a solver of the *other* family (cvc5
-  for z3, z3 for cvc5, through pysmt) and by the stated one, and both must say UNSAT;
-  ``enumerate`` / ``bab`` / ``bounds`` /
-  ``explore``: the method is re-run and its record must be the same; ``cpsat``: re-decided
-  without CP-SAT (enumeration or the branch-and-bound tree, else SMT with z3);
-  ``kinduction``: the base and induction queries are rebuilt and solved by cvc5; ``pdr``:
-  the invariant is read in a small term grammar (:mod:`verisnn.smt_terms`, never by a
-  solver's command reader) and its initiation, consecution and safety are re-checked by
-  cvc5 (plain SMT, not Spacer); ``unknown`` / ``error``: nothing is claimed, the
-  certificate is a record;
-* **costs** — recomputed hardware costs equal the recorded ones.
+* ``smt``: the obligation is re-encoded and must be the same text, then re-solved by a
+  solver of the *other* family (cvc5 for z3, z3 for cvc5, through pysmt) and by the stated
+  one; both must say UNSAT;
+* ``cpsat``: re-decided without CP-SAT (the step-by-step tree, else SMT with z3);
+* ``kinduction``: the base and induction queries rebuilt and solved by cvc5;
+* ``pdr``: the invariant read in a small term grammar (:mod:`verisnn.smt_terms`, never by a
+  solver's command reader); initiation, consecution and safety re-checked by cvc5;
+* ``explore``: the reachable states explored again.
 
 The certificate is valid when every check passes. A check that cannot finish (a time
 limit, a solver ``unknown``) fails: a certificate is never called valid unchecked. Every
 loop the document drives is bounded by the schema and checks the time limit, and every
-allocation it sizes is checked against the memory budget (:mod:`verisnn.limits`) first.
+allocation it sizes is checked against the memory budget first.
 """
 
 from __future__ import annotations
@@ -48,10 +40,11 @@ import numpy as np
 from .certificate import (FORMAT, SEMANTICS, load_certificate, plain, read_certificate_json, sha256_text,
                           tool_versions)
 from .errors import InputError, ModelError, VerisnnError
+from . import kernel
 from .interrupts import check_z3_reason
-from .limits import DeadlineReached, count_json, count_text, require_memory, time_limit
+from .limits import DeadlineReached, count_json, count_text, memory_budget, require_memory, time_limit
 from .model import Model
-from .model_format import (MAX_FILE_BYTES, canonical_json, model_from_dict, model_hash, parse_json,
+from .model_format import (MAX_FILE_BYTES, canonical_json, model_from_dict, model_hash, model_to_dict, parse_json,
                            read_bounded)
 from .monitors import monitor_for
 from .paths import bundle_file
@@ -94,6 +87,7 @@ class CheckReport:
 
     checks: list[Check] = field(default_factory=list)
     time_s: float = 0.0
+    trust: str | None = None  # how the claim was re-validated: kernel, solver-trusted, engine-trusted (None: none)
 
     @property
     def valid(self) -> bool:
@@ -102,9 +96,17 @@ class CheckReport:
     def failures(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
 
+    @property
+    def how(self) -> str:
+        """How the certificate was re-validated, in words (``valid (kernel)``, ...)."""
+        if not self.valid:
+            return "not valid"
+        return "valid" + (" (no claim)" if self.trust is None else f" ({self.trust})")
+
     def to_json(self) -> dict:
-        """``verisnn check --json``: ``{"valid", "checks": [{"name", "ok", "detail"}], "time_s"}``."""
-        return {"valid": self.valid, "checks": [c.to_json() for c in self.checks], "time_s": round(self.time_s, 6)}
+        """``verisnn check --json``: ``{"valid", "trust", "checks": [{"name", "ok", "detail"}], "time_s"}``."""
+        return {"valid": self.valid, "trust": self.trust if self.valid else None,
+                "checks": [c.to_json() for c in self.checks], "time_s": round(self.time_s, 6)}
 
 
 class _Failed(Exception):
@@ -137,9 +139,8 @@ def check_certificate(cert_or_path: str | Path | dict, *, timeout: float | None 
 
     ``timeout`` (seconds) bounds the whole check (re-solving, re-running a method and every
     loop the document drives; :func:`verisnn.limits.time_limit`); a check cut short fails.
-    ``independent``: re-decide ``bab`` and ``bounds`` claims by plain enumeration of the
-    region too (independent of the tree's pruning and of the bound propagation; about as
-    slow as enumerating the region).
+    ``independent``: accept only claims the kernel re-derived alone (``trust`` ``kernel``):
+    a solver- or engine-trusted claim fails the ``trust`` check.
 
     Raises :class:`InputError` only when the file cannot be read or is not JSON; a document
     that breaks the schema, or any other fault, is an invalid report naming it."""
@@ -200,7 +201,8 @@ def check_certificates(paths: list[str | Path], *, timeout: float | None = None,
         except InputError as e:
             results.append({"path": str(path), "valid": False, "failures": [f"read: {e}"], "time_s": 0.0})
             continue
-        results.append({"path": str(path), "valid": report.valid, "time_s": round(report.time_s, 6),
+        results.append({"path": str(path), "valid": report.valid, "trust": report.trust if report.valid else None,
+                        "time_s": round(report.time_s, 6),
                         "failures": [f"{c.name}: {c.detail}" for c in report.failures()]})
     valid = sum(r["valid"] for r in results)
     return {"valid": valid == len(results), "count": len(results), "valid_count": valid, "certificates": results,
@@ -214,28 +216,34 @@ def _run_checks(doc: Any, report: CheckReport, clock: _Clock, base: Path | None,
     except InputError as e:
         raise _Failed("schema", str(e)) from None
     add("schema", True, f"{FORMAT}, semantics {SEMANTICS}")
-    model = _check_model(doc, add, base)
+    limits = kernel.Limits(clock.deadline, memory_budget())
+    model, net = _check_model(doc, add, base, limits)
     prop = _check_property(doc, model, add)
-    centre = _check_centre(doc, model, prop, add)
+    centre = None if doc["centre"] is None else np.asarray(doc["centre"]["raster"], dtype=np.int8)
+    recheck = lambda kind: _RECHECKS[kind](doc, model, prop, centre, clock, independent)  # noqa: E731
+    findings, report.trust = kernel.check_claims(doc, net, limits, recheck)
+    centre_finding, *rest = findings
+    if not centre_finding.ok:  # the checks that follow depend on the centre
+        raise _Failed("centre", centre_finding.detail)
+    add(centre_finding.name, centre_finding.ok, centre_finding.detail)
     _check_verdict(doc, prop, add)
-    name, check = _claim_check(doc)
-    try:
-        ok, detail = check(doc, model, prop, centre, clock, independent)
-    except VerisnnError as e:
-        ok, detail = False, f"the re-check could not run: {e}"
-    add(name, ok, detail)
-    if doc["costs"] is not None:
-        add("costs", *_check_costs(doc, model, centre))
+    for f in rest:
+        add(f.name, f.ok, f.detail)
+    if independent and report.trust not in (None, "kernel"):
+        add("trust", False, f"the claim is {report.trust}, not re-derived by the kernel alone (--independent)")
     add("tools", True, _tools_detail(doc["tools"]))
 
 
 # ---------------------------------------------------------------- the certificate's parts
 
 
-def _check_model(doc: dict, add: Callable, base: Path | None) -> Model:
+def _check_model(doc: dict, add: Callable, base: Path | None, limits: kernel.Limits) -> tuple[Model, kernel.Network]:
+    """The engine's model (for the checks of the document and the solver re-checks) and the
+    kernel's network of the same document: the one whose canonical JSON has the stated hash."""
     m = doc["model"]
     if m["document"] is None:
-        return _check_model_file(m, add, base)
+        model = _check_model_file(m, add, base)
+        return model, _kernel_network(model_to_dict(model), m["sha256"], limits)  # the file's normal form
     stated = m["sha256"]
     as_written = hashlib.sha256(canonical_json(m["document"]).encode()).hexdigest()
     if as_written in _VALIDATED_MODELS:  # the very same document, validated before in this process
@@ -267,8 +275,16 @@ def _check_model(doc: dict, add: Callable, base: Path | None) -> Model:
         raise _Failed("model", "; ".join(problems))
     where = f"; the file {found} has the same hash" if found is not None else \
         ("" if m["path"] is None else f"; {m['path']} not found, the embedded document is used")
-    add("model", True, f"sha256 {stated} recomputed from the embedded document{where}")
-    return model
+    net = _kernel_network(m["document"], stated, limits)
+    add("model", True, f"sha256 {stated} recomputed from the embedded document (and by the kernel){where}")
+    return model, net
+
+
+def _kernel_network(document: dict, stated: str, limits: kernel.Limits) -> kernel.Network:
+    try:
+        return kernel.bind_model(document, stated, limits)
+    except (ValueError, kernel.KernelLimit) as e:
+        raise _Failed("model", f"the kernel cannot read the model: {e}") from None
 
 
 def _check_model_file(m: dict, add: Callable, base: Path | None) -> Model:
@@ -297,7 +313,7 @@ def _check_model_file(m: dict, add: Callable, base: Path | None) -> Model:
     if problems:
         raise _Failed("model", "; ".join(problems))
     add("model", True, f"sha256 {normal} recomputed from the model file {found} (the certificate names its model "
-                       f"by file)")
+                       f"by file; the kernel reads its normal form)")
     return model
 
 
@@ -373,51 +389,6 @@ def _check_property(doc: dict, model: Model, add: Callable) -> Property:
     return prop
 
 
-def _check_centre(doc: dict, model: Model, prop: Property, add: Callable) -> np.ndarray | None:
-    c = doc["centre"]
-    if prop.horizon == "unbounded":
-        if c is not None:
-            raise _Failed("centre", "an unbounded property has no centre (region any, every input of every length)")
-        add("centre", True, "none: the property is unbounded")
-        return None
-    if c is None:
-        if doc["verdict"] not in ("error", "unknown"):
-            raise _Failed("centre", f"a {doc['verdict']} answer of a bounded property needs its centre")
-        add("centre", True, f"none: the answer is {doc['verdict']} (no claim)")
-        return None
-    raster = np.asarray(c["raster"], dtype=np.int8)
-    if raster.shape != (model.time_steps, model.input.size):
-        raise _Failed("centre", f"the centre raster has shape {list(raster.shape)}, the model takes "
-                                f"[{model.time_steps}, {model.input.size}]")
-    digest = raster_sha256(raster)
-    if digest != c["sha256"]:
-        raise _Failed("centre", f"the centre raster hashes to {digest}, not the stated {c['sha256']}")
-    if isinstance(prop.region, Intensity):
-        if "analog" not in c:
-            raise _Failed("centre", "an intensity region needs the analog centre (centre.analog)")
-        from .intensity import intensity_region
-
-        try:
-            encoded = intensity_region(model, np.asarray(c["analog"], dtype=np.float64), prop.region).centre_raster
-        except VerisnnError as e:
-            raise _Failed("centre", f"the analog centre cannot be encoded: {e}") from None
-        if not np.array_equal(encoded, raster):
-            raise _Failed("centre", "the centre raster is not the encoding of the analog centre")
-    elif "analog" in c:
-        raise _Failed("centre", "an analog centre (centre.analog) belongs to intensity regions only")
-    decision = _decision(model, raster)
-    if decision != c["reference_decision"]:
-        raise _Failed("centre", f"the reference simulator decides {decision} on the centre, the certificate "
-                                f"says {c['reference_decision']}")
-    add("centre", True, f"sha256 {digest}; the reference simulator decides {decision}")
-    return raster
-
-
-def _decision(model: Model, raster: np.ndarray) -> int | None:
-    p = int(simulate(model, raster).prediction[0])
-    return None if p < 0 else p
-
-
 def _check_verdict(doc: dict, prop: Property, add: Callable) -> None:
     verdict, ev, kind = doc["verdict"], doc["evidence"], doc["evidence"]["kind"]
     needs = {"verified": "a method's proof record", "falsified": "a witness", "unknown": "none", "error": "none"}
@@ -479,91 +450,8 @@ def _check_witness_fields(ev: dict, bounded: bool, intensity: bool, centre: dict
 # ---------------------------------------------------------------- the claims
 
 
-def _claim_check(doc: dict) -> tuple[str, Callable]:
-    kind = doc["evidence"]["kind"]
-    if kind == "none":
-        return "claim", _no_claim
-    if kind == "witness":
-        return "witness", _check_witness
-    return kind, {"smt": _check_smt, "enumerate": _check_enumerate, "bab": _check_bab, "bounds": _check_bounds,
-                  "cpsat": _check_cpsat, "kinduction": _check_kinduction, "pdr": _check_pdr,
-                  "explore": _check_explore}[kind]
-
-
-def _no_claim(doc, model, prop, centre, clock, independent):
-    return True, f"verdict {doc['verdict']}: nothing is claimed, the certificate is a record (reason: {doc['reason']})"
-
-
-def _check_witness(doc, model, prop, centre, clock, independent):
-    ev = doc["evidence"]
-    w = np.asarray(ev["witness"], dtype=np.int8)
-    if raster_sha256(w) != ev["witness_sha256"]:
-        return False, f"the witness hashes to {raster_sha256(w)}, not the stated {ev['witness_sha256']}"
-    if prop.horizon == "unbounded":
-        return _check_unbounded_witness(doc, model, prop, w, clock)
-    if w.shape != centre.shape:
-        return False, f"the witness has shape {list(w.shape)}, the centre {list(centre.shape)}"
-    if isinstance(prop.region, Intensity):
-        inside, where = _in_intensity_region(doc, model, prop, w)
-        if not inside:
-            return False, where
-    elif not region_contains(prop.region, centre, w):
-        return False, f"the witness lies outside the region {prop.region.to_dict()} of the centre"
-    reference = doc["centre"]["reference_decision"]
-    run = simulate(model, w[None])
-    if not violations(model, prop, w[None], reference, run)[0]:
-        return False, f"the witness does not violate {prop.condition.to_dict()} on the reference simulator"
-    decision = None if run.prediction[0] < 0 else int(run.prediction[0])
-    if decision != ev["decision"]:
-        return False, (f"the reference simulator decides {decision} on the witness, the certificate says "
-                       f"{ev['decision']}")
-    changed = int(np.count_nonzero(w != centre))
-    return True, (f"replayed on the reference simulator: {changed} bits from the centre, inside the region, decision "
-                  f"{decision} (centre {reference}), violates {prop.condition.to_dict()}")
-
-
-def _in_intensity_region(doc, model, prop, w) -> tuple[bool, str]:
-    from .intensity import _encode_one, in_ball, intensity_region
-
-    analog = np.asarray(doc["centre"]["analog"], dtype=np.float64)
-    region = intensity_region(model, analog, prop.region)
-    if not region.contains(w):
-        return False, "the witness is not the encoding of any input in the intensity region"
-    ev = doc["evidence"]
-    if "analog_witness" in ev:
-        x = np.asarray(ev["analog_witness"], dtype=np.float64)
-        if not (x.shape == analog.shape and in_ball(x, analog, prop.region.eps)
-                and np.array_equal(_encode_one(region.encoder, x), w)):
-            return False, "the analog witness is outside the ball or does not encode to the witness raster"
-    return True, ""
-
-
 def _letters(doc) -> np.ndarray | None:
     return None if doc["letters"] is None else np.asarray(doc["letters"], dtype=np.int8)
-
-
-def _check_unbounded_witness(doc, model, prop, w, clock):
-    from .unbounded import replay_unbounded
-
-    ev = doc["evidence"]
-    if w.ndim != 2 or w.shape[1] != model.input.size:
-        return False, f"the witness has shape {list(w.shape)}, not [L, {model.input.size}]"
-    letters = _letters(doc)
-    if letters is not None:
-        allowed = {row.tobytes() for row in letters}
-        if not all(row.tobytes() in allowed for row in w):
-            return False, "the witness uses an input vector outside the allowed letters"
-    neurons = model.input.size + sum(layer.out_size for layer in model.layers)
-    require_memory(len(w) * neurons * 16, f"replaying the {len(w)}-step witness")
-    if clock.over():
-        return False, TIME_UP
-    step = replay_unbounded(model, prop, w)
-    if step is None:
-        return False, f"the witness does not violate {prop.condition.to_dict()} on the reference simulator"
-    if step != ev.get("violation_step"):
-        return False, f"the reference simulator shows the violation at step {step}, the certificate says " \
-                      f"{ev.get('violation_step')}"
-    return True, f"replayed on the reference simulator: {len(w)} steps, violation at step {step}"
 
 
 def _region_size_matches(ev: dict, prop: Property, centre: np.ndarray) -> str | None:
@@ -614,74 +502,6 @@ def _agree(result, what: str) -> tuple[bool, str] | None:
         raise _TimeUp()
     return False, f"{what} answers {result.verdict}" + (f" ({result.reason})" if result.reason else "") + \
         ", not verified"
-
-
-@_timed
-def _check_enumerate(doc, model, prop, centre, clock, independent):
-    ev = doc["evidence"]
-    bad = _region_size_matches(ev, prop, centre)
-    if bad:
-        return False, bad
-    r = _rerun(doc, model, prop, centre, clock, "enumerate", max_region=max(int(ev["region_size"]), 1))
-    disagreement = _agree(r, "enumeration")
-    if disagreement:
-        return disagreement
-    if r.evidence["rasters_checked"] != ev["rasters_checked"] or r.evidence["region_size"] != ev["region_size"]:
-        return False, (f"re-enumerated {r.evidence['rasters_checked']} of {r.evidence['region_size']} rasters, the "
-                       f"record says {ev['rasters_checked']} of {ev['region_size']}")
-    return True, (f"re-enumerated all {ev['rasters_checked']} rasters of the region on the reference simulator: "
-                  f"none violates")
-
-
-def _also_enumerated(doc, model, prop, centre, clock, size: int, detail: str) -> tuple[bool, str]:
-    """``independent``: plain enumeration of the whole region must agree too; the check's answer."""
-    disagreement = _agree(_rerun(doc, model, prop, centre, clock, "enumerate", max_region=max(size, 1)),
-                          "plain enumeration")
-    return disagreement or (True, detail + "; plain enumeration of the whole region agrees")
-
-
-@_timed
-def _check_bab(doc, model, prop, centre, clock, independent):
-    ev = doc["evidence"]
-    bad = _region_size_matches(ev, prop, centre)
-    if bad:
-        return False, bad
-    exact = all(isinstance(ev[k], int) for k in ("rasters_pruned", "region_size"))  # else texts: the re-run compares
-    if exact and ev["rasters_simulated"] + ev["rasters_pruned"] != ev["region_size"]:
-        return False, (f"the record covers {ev['rasters_simulated']} + {ev['rasters_pruned']} rasters, the region "
-                       f"has {ev['region_size']}")
-    r = _rerun(doc, model, prop, centre, clock, "bab")
-    disagreement = _agree(r, "the re-run tree search")
-    if disagreement:
-        return disagreement
-    keys = ("rasters_simulated", "rasters_pruned", "nodes_pruned_by_step", "region_size")
-    again = {k: r.evidence[k] for k in keys}
-    if again != {k: ev[k] for k in keys}:
-        return False, f"the re-run tree search records {again}, the certificate {({k: ev[k] for k in keys})}"
-    detail = (f"re-ran the step-by-step tree: the same record ({ev['rasters_simulated']} rasters simulated, "
-              f"{ev['rasters_pruned']} pruned, the region's {ev['region_size']})")
-    if independent:
-        return _also_enumerated(doc, model, prop, centre, clock, region_size(prop.region, centre), detail)
-    return True, detail
-
-
-@_timed
-def _check_bounds(doc, model, prop, centre, clock, independent):
-    from .bounds import bounds_verify
-
-    ev = doc["evidence"]
-    reference = doc["centre"]["reference_decision"]
-    report = bounds_verify(model, centre, prop, reference)
-    if report.holds is not True:
-        return False, "re-derived interval bounds do not prove the condition"
-    again = plain(report.details)
-    if not _same(again, ev["bounds"]):
-        differ = sorted(k for k in set(again) | set(ev["bounds"]) if not _same(again.get(k), ev["bounds"].get(k)))
-        return False, f"re-derived bounds differ from the record in {', '.join(differ)}"
-    detail = "re-derived the interval bounds: the same record, and they prove the condition"
-    if independent:
-        return _also_enumerated(doc, model, prop, centre, clock, region_size(prop.region, centre), detail)
-    return True, detail
 
 
 @_timed
@@ -908,37 +728,31 @@ def _check_explore(doc, model, prop, centre, clock, independent):
 # ---------------------------------------------------------------- costs and tools
 
 
-def _check_costs(doc, model, centre) -> tuple[bool, str]:
-    from .hardware import cost, profile_from_dict
-
-    costs = doc["costs"]
-    try:
-        profile = profile_from_dict(costs["profile"])
-    except VerisnnError as e:
-        return False, f"the recorded hardware profile is unusable: {e}"
-    # costs are of the centre, and of the witness of a bounded property: each there exactly when its raster is
-    witness = np.asarray(doc["evidence"]["witness"], dtype=np.int8) \
-        if doc["evidence"]["kind"] == "witness" and centre is not None else None
-    for name, raster in (("centre", centre), ("witness", witness)):
-        if (costs[name] is None) != (raster is None):
-            return False, (f"costs of a {name} the certificate does not hold" if raster is None else
-                           f"the costs leave out the {name}")
-        if raster is None:
-            continue
-        try:
-            again = plain(cost(model, raster, profile).to_json())
-        except VerisnnError as e:
-            return False, f"the {name}'s costs cannot be recomputed: {e}"
-        if not _same(again, costs[name]):
-            return False, f"the {name}'s recomputed costs differ from the recorded ones"
-    return True, f"recomputed on profile {profile.name}: the same"
-
-
 def _tools_detail(recorded: dict) -> str:
     now = tool_versions()
     differ = [f"{k} {recorded.get(k)} -> {now.get(k)}" for k in sorted(now) if recorded.get(k) != now.get(k)]
     return "checked with the same tool versions" if not differ else \
         "produced with other tool versions (" + ", ".join(differ) + ")"
+
+
+# The claims the kernel cannot re-derive alone on a region too large to enumerate, and what each trusts.
+TRUSTED = {"smt": "the engine's SMT encoding (verisnn.encodings.smt) and the solvers z3 and cvc5",
+           "cpsat": "the engine's re-decision without CP-SAT (its step-by-step tree, or its SMT encoding and z3)",
+           "kinduction": "the engine's transition system (verisnn.encodings.transition) and the solvers cvc5 / z3",
+           "pdr": "the engine's transition system (verisnn.encodings.transition) and the solvers cvc5 / z3",
+           "explore": "the engine's explicit-state search (verisnn.unbounded)"}
+
+
+def _trusted(kind: str, check: Callable) -> Callable:
+    def recheck(doc, model, prop, centre, clock, independent):
+        ok, detail = check(doc, model, prop, centre, clock, independent)
+        return ok, (f"{detail}; trusted: {TRUSTED[kind]}" if ok else detail)
+    return recheck
+
+
+_RECHECKS = {"smt": _trusted("smt", _check_smt), "cpsat": _trusted("cpsat", _check_cpsat),
+             "kinduction": _trusted("kinduction", _check_kinduction), "pdr": _trusted("pdr", _check_pdr),
+             "explore": _trusted("explore", _check_explore)}
 
 
 __all__ = ["Check", "CheckReport", "certificate_files", "check_certificate", "check_certificates"]

@@ -580,7 +580,7 @@ def _check(args) -> tuple[dict, str]:
 
     if len(args.certificate) > 1 or Path(args.certificate[0]).is_dir():  # a bundle: one line each, and the tally
         answer = check_certificates(args.certificate, timeout=args.timeout, independent=args.independent)
-        lines = [f"{'valid    ' if r['valid'] else 'NOT VALID'}  {r['path']} ({r['time_s']:.3f} s)" +
+        lines = [f"{'valid' if r['valid'] else 'NOT VALID':9}  {r['path']} ({_trust_words(r)}{r['time_s']:.3f} s)" +
                  "".join(f"\n  FAIL {f}" for f in r["failures"]) for r in answer["certificates"]]
         lines.append(f"{answer['valid_count']} of {answer['count']} certificates valid ({answer['time_s']:.1f} s)")
         return answer, "\n".join(lines)
@@ -591,10 +591,15 @@ def _check(args) -> tuple[dict, str]:
     except InputError as e:
         raise InputError(e.message, f"{path}: {e.path}" if e.path else path) from None
     answer = report.to_json()
-    lines = [f"{'valid' if report.valid else 'NOT VALID'}   {path} ({answer['time_s']:.3f} s)"]
+    lines = [f"{'valid' if report.valid else 'NOT VALID'}   {path} ({_trust_words(answer)}{answer['time_s']:.3f} s)"]
     for c in answer["checks"]:
         lines.append(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['name']}" + (f": {c['detail']}" if c.get("detail") else ""))
     return answer, "\n".join(lines)
+
+
+def _trust_words(answer: dict) -> str:
+    """How a valid certificate was re-validated: by the kernel alone, or trusting a solver or the engine."""
+    return "" if not answer["valid"] or answer.get("trust") is None else f"{answer['trust']}; "
 
 
 def cmd_audit(args) -> tuple[dict, str]:
@@ -614,7 +619,7 @@ def cmd_audit(args) -> tuple[dict, str]:
              + f" ({summary['ran']} run now, {summary['skipped_done']} already stored; {summary['time_s']:.1f} s)"]
     if certs["written"]:
         ratio = certs["median_check_over_produce"]
-        lines.append(f"certified  {certs['valid']} of {certs['written']} certificates valid on an independent check"
+        lines.append(f"certified  {certs['valid']} of {certs['written']} certificates valid on the kernel's check"
                      + ("" if ratio is None else f" (median check / produce time {ratio:.2f})"))
     lines.append(f"report     {summary['report']}")
     return summary, "\n".join(lines)
@@ -930,15 +935,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "run the queries on that cluster instead")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
-    p = add("check", cmd_check, "re-check a certificate independently: model hash, witness replay, SMT obligation "
-            "re-encoded and re-solved by the other solver, re-run records")
+    p = add("check", cmd_check, "re-check a certificate with the trusted kernel (verisnn/kernel/, no engine code): "
+            "model hash, witness replay, regions re-enumerated, bab trees and bounds re-derived; SMT-family proofs "
+            "of large regions re-solved by both solver families (solver-trusted)")
     p.add_argument("certificate", metavar="C.json|DIR", nargs="+",
                    help="certificate written by `verisnn verify --certificate`; several, or a folder of them (an "
                         "audit folder: its certificates/), are checked in one process and tallied")
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S",
                    help="limit of each re-solve or re-run (default 120; running out makes it not valid)")
     p.add_argument("--independent", action="store_true",
-                   help="also re-decide tree and bound proofs by plain enumeration of the region (slower)")
+                   help="accept only claims the kernel re-derived alone (solver- or engine-trusted ones are not valid)")
     p.add_argument("--models-dir", action="append", default=None, metavar="DIR",
                    help="also look for the model files certificates name in DIR, by file name (repeatable); "
                         "otherwise only the certificate's folder and the one above it are looked in")

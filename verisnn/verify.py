@@ -369,7 +369,7 @@ def _bab(model, centre, prop, reference, size, deadline, t0, details, method: st
                       f"rasters, the region has {count_text(size)}", details=details)
     evidence = {"method": "bab", "model_sha256": model_hash(model), "centre_sha256": raster_sha256(centre),
                 "property": prop.to_dict(), "region_size": count_json(size), "reference_decision": reference,
-                **search.record()}
+                **search.proof()}
     return Result("verified", method, elapsed(), evidence=evidence, details=details)
 
 
