@@ -244,6 +244,18 @@ def test_in_ball_is_exact():
         kenc.in_ball([0.0], [0.0], -1.0)
 
 
+def test_ball_edges_are_the_extreme_floats_of_the_ball():
+    big = 1.7976931348623157e308
+    rng = np.random.default_rng(3)
+    cases = [(0.1, 0.2), (0.3125, 4e-16), (big, big), (-big, big), (0.1, big), (5.0, 0.0), (2.0 ** 53 + 2, 1.0)]
+    cases += [(float(c), float(e)) for c, e in zip(rng.normal(0, 10, 40), rng.exponential(1, 40) * 10.0 ** rng.integers(-17, 3, 40))]
+    for c, eps in cases:
+        low, high = kenc.ball_edges(c, Fraction(eps))
+        lo_q, hi_q = Fraction(c) - Fraction(eps), Fraction(c) + Fraction(eps)
+        assert Fraction(low) >= lo_q and (low == -big or Fraction(math.nextafter(low, -math.inf)) < lo_q), (c, eps)
+        assert Fraction(high) <= hi_q and (high == big or Fraction(math.nextafter(high, math.inf)) > hi_q), (c, eps)
+
+
 # ---------------------------------------------------------------- intensity: a superset of the engine's region
 
 def model_for(encoder, n: int, T: int) -> Model:

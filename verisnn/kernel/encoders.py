@@ -164,17 +164,17 @@ def _float_at_least(q: Fraction) -> float:
     return math.nextafter(f, math.inf) if Fraction(f) < q else f
 
 
-def _level_ranges(spec: dict, centre: list[float], e: Fraction) -> list[tuple[int, int, int]]:
-    """Per channel ``(centre level, lowest, highest)``: the levels of the smallest and the largest
-    binary64 number of ``[c - eps, c + eps]``; levels are monotone in ``x``, so every float of the
-    ball has a level in between (docs/properties.md, "Intensity, precisely")."""
+def ball_edges(c: float, e: Fraction) -> tuple[float, float]:
+    """The smallest and the largest binary64 number of ``[c - e, c + e]``, exactly (docs/properties.md,
+    "Intensity, precisely": rounding ``c ± eps`` in binary64 can land outside the ball)."""
     top = Fraction(MAX_FLOAT)
-    ranges = []
-    for c in centre:
-        low = _float_at_least(max(Fraction(c) - e, -top))
-        high = -_float_at_least(-min(Fraction(c) + e, top))
-        ranges.append((level(spec, c), level(spec, low), level(spec, high)))
-    return ranges
+    return _float_at_least(max(Fraction(c) - e, -top)), -_float_at_least(-min(Fraction(c) + e, top))
+
+
+def _level_ranges(spec: dict, centre: list[float], e: Fraction) -> list[tuple[int, int, int]]:
+    """Per channel ``(centre level, lowest, highest)``: the levels of the ball's edges; levels are
+    monotone in ``x``, so every float of the ball has a level in between."""
+    return [(level(spec, c), *(level(spec, edge) for edge in ball_edges(c, e))) for c in centre]
 
 
 def _prepare(encoding_doc, analog_centre, eps, T: int, n: int) -> tuple[dict, list[tuple[int, int, int]]]:
