@@ -110,6 +110,8 @@ def _centre(doc, net, region, bounded, limits) -> np.ndarray | None:
         encoded = encoders.encode(net.encoding, np.asarray(c["analog"], dtype=np.float64), net.T, net.n_in)
         if not np.array_equal(encoded, raster):
             raise ValueError("the centre raster is not the encoding of the analog centre (by the kernel's encoder)")
+    elif "analog" in c:
+        raise ValueError("an analog centre (centre.analog) belongs to intensity regions only")
     got = _decision(net, raster, limits)
     if got != c["reference_decision"]:
         raise ValueError(f"the kernel's simulator decides {got} on the centre, the certificate says "
