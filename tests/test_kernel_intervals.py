@@ -170,8 +170,11 @@ def test_refuses_bad_documents():
     model = tie_model([[1], [1]], "invalid")
     net = read_network(model_to_dict(model))
     centre = np.ones((2, 1), dtype=np.int8)
-    for region, cond, what in (({"flips": -1}, "robust", "region.flips"), ({"flips": 1}, {"decided_by": 3}, "decided_by"),
-                               ({"flips": 1}, {"never_fires": [1, 0]}, "never_fires"), ("all", "robust", "region"),
+    for region, cond, what in (({"flips": -1}, "robust", "region.flips"),
+                               ({"flips": 1}, {"decided_by": 3}, "decided_by"),
+                               ({"flips": 1}, {"never_fires": [1, 0]}, "never_fires"),
+                               ("all", "robust", "region"),
+                               ({"flips": 1}, "robust_to_noise", "condition"),
                                (np.ones((2, 2), dtype=bool), "robust", "changeable mask")):
         with pytest.raises(ValueError, match=what):
             prove(net, region, centre, cond, 0, NO_LIMITS)

@@ -143,7 +143,8 @@ def _layer(layer: Layer, a_lo, a_hi, T: int, bounds: Bounds, limits: Limits):
             r_part = _product(layer.R, s_lo[None], s_hi[None])
             lo, hi = lo + r_part[0][0], hi + r_part[1][0]
         if layer.model == "cuba_lif":
-            i_lo, i_hi = _decay(i_lo, layer.i_decay, layer.rounding) + lo, _decay(i_hi, layer.i_decay, layer.rounding) + hi
+            i_lo = _decay(i_lo, layer.i_decay, layer.rounding) + lo
+            i_hi = _decay(i_hi, layer.i_decay, layer.rounding) + hi
             lo, hi = i_lo, i_hi
         u_lo = _decay(v_lo, layer.v_decay, layer.rounding) + lo
         u_hi = _decay(v_hi, layer.v_decay, layer.rounding) + hi
@@ -188,7 +189,8 @@ def propagate(net: Network, region, centre, limits: Limits) -> Bounds:
     x_lo, x_hi = bounds.inputs
     for k, layer in enumerate(net.layers):
         limits.tick()
-        limits.need(8 * net.T * (layer.n_in * 4 + layer.n_out * 8), f"interval bounds of layer {k}")
+        limits.need(8 * (net.T * (layer.n_in * 4 + layer.n_out * 8) + 2 * layer.W.size),
+                    f"interval bounds of layer {k}")
         d = layer.delay
         a_lo, a_hi = _product(layer.W, _delayed(x_lo, d), _delayed(x_hi, d))
         if k == 0 and budget is not None:
@@ -257,15 +259,20 @@ def decide(net: Network, b: Bounds, condition, reference: int | None) -> tuple[b
     T, (out_lo, out_hi) = net.T, b.outputs[-1]
     spiking = [o for layer, o in zip(net.layers, b.outputs) if layer.fires]
     if condition == "robust":
+        # the centre is in the region, so a class that surely wins everywhere is its decision:
+        # the reference given cannot make a false claim pass, only fail to prove a true one
         if reference is None:
             return False, "robust: the centre has no decision"
-        if type(reference) is not int or not 0 <= reference < net.n_out:
+        if isinstance(reference, bool) or not isinstance(reference, (int, np.integer)) \
+                or not 0 <= reference < net.n_out:
             raise ValueError(f"reference decision: expected a class in [0, {net.n_out}), got {reference!r}")
         lo, hi = score_bounds(net, out_lo, out_hi, T)
-        ok = surely_wins(net, lo, hi, reference)
-        return ok, f"robust: class {reference} {'surely wins' if ok else 'may lose'} (score bounds {lo.tolist()} .. {hi.tolist()})"
+        ok = surely_wins(net, lo, hi, int(reference))
+        return ok, (f"robust: class {reference} {'surely wins' if ok else 'may lose'} "
+                    f"(score bounds {lo.tolist()} .. {hi.tolist()})")
     if condition == "no_overflow":
-        return (not b.may_overflow), f"no_overflow: the pre-overflow membranes {'may leave' if b.may_overflow else 'stay in'} their ranges"
+        return (not b.may_overflow), (f"no_overflow: the pre-overflow membranes "
+                                      f"{'may leave' if b.may_overflow else 'stay in'} their ranges")
     if not isinstance(condition, dict) or len(condition) != 1:
         raise ValueError(f"condition: not a bounded condition: {condition!r}")
     (key, body), = condition.items()
