@@ -10,7 +10,7 @@ with the engine's readers (schema, model validity and normal form, the property'
 form and fit to the model, the verdict's evidence fields), which can only reject, and hands
 the claims the kernel cannot re-derive alone — SMT, CP-SAT, k-induction and PDR proofs on
 regions too large to enumerate, and ``explore`` — to the engine's solver re-checks, which
-the report names (``trust``: ``kernel``, ``solver-trusted`` or ``engine-trusted``):
+the report names (``trust``: ``kernel`` or ``solver-trusted``):
 
 * ``smt``: the obligation is re-encoded and must be the same text, then re-solved by a
   solver of the *other* family (cvc5 for z3, z3 for cvc5, through pysmt) and by the stated
@@ -87,7 +87,7 @@ class CheckReport:
 
     checks: list[Check] = field(default_factory=list)
     time_s: float = 0.0
-    trust: str | None = None  # how the claim was re-validated: kernel, solver-trusted, engine-trusted (None: none)
+    trust: str | None = None  # how the claim was re-validated: kernel or solver-trusted (None: no claim)
 
     @property
     def valid(self) -> bool:
@@ -140,7 +140,7 @@ def check_certificate(cert_or_path: str | Path | dict, *, timeout: float | None 
     ``timeout`` (seconds) bounds the whole check (re-solving, re-running a method and every
     loop the document drives; :func:`verisnn.limits.time_limit`); a check cut short fails.
     ``independent``: accept only claims the kernel re-derived alone (``trust`` ``kernel``):
-    a solver- or engine-trusted claim fails the ``trust`` check.
+    a solver-trusted claim fails the ``trust`` check.
 
     Raises :class:`InputError` only when the file cannot be read or is not JSON; a document
     that breaks the schema, or any other fault, is an invalid report naming it."""
@@ -735,12 +735,12 @@ def _tools_detail(recorded: dict) -> str:
         "produced with other tool versions (" + ", ".join(differ) + ")"
 
 
-# The claims the kernel cannot re-derive alone on a region too large to enumerate, and what each trusts.
+# The claims the kernel cannot re-derive alone on a region too large to enumerate (and unbounded
+# solver proofs), and what each then trusts.
 TRUSTED = {"smt": "the engine's SMT encoding (verisnn.encodings.smt) and the solvers z3 and cvc5",
            "cpsat": "the engine's re-decision without CP-SAT (its step-by-step tree, or its SMT encoding and z3)",
            "kinduction": "the engine's transition system (verisnn.encodings.transition) and the solvers cvc5 / z3",
-           "pdr": "the engine's transition system (verisnn.encodings.transition) and the solvers cvc5 / z3",
-           "explore": "the engine's explicit-state search (verisnn.unbounded)"}
+           "pdr": "the engine's transition system (verisnn.encodings.transition) and the solvers cvc5 / z3"}
 
 
 def _trusted(kind: str, check: Callable) -> Callable:
@@ -752,7 +752,7 @@ def _trusted(kind: str, check: Callable) -> Callable:
 
 _RECHECKS = {"smt": _trusted("smt", _check_smt), "cpsat": _trusted("cpsat", _check_cpsat),
              "kinduction": _trusted("kinduction", _check_kinduction), "pdr": _trusted("pdr", _check_pdr),
-             "explore": _trusted("explore", _check_explore)}
+             "explore": _check_explore}  # after the kernel's own search: the record's count
 
 
 __all__ = ["Check", "CheckReport", "certificate_files", "check_certificate", "check_certificates"]

@@ -7,11 +7,11 @@ arithmetic, every fact a certificate's answer rests on, and says how (``trust``)
   re-enumerated (every bounded claim whose region has at most :data:`ENUMERATE_MAX`
   rasters, whatever the method that produced it); a ``bab`` tree walked with each pruned
   node's argument re-checked (:mod:`.tree`); a ``bounds`` record re-proved by the kernel's
-  own interval arithmetic (:mod:`.intervals`);
+  own interval arithmetic (:mod:`.intervals`); an ``explore`` claim by the kernel's own
+  search of the reachable states (:mod:`.explore`);
 * ``solver-trusted`` — SMT, CP-SAT, k-induction and PDR claims on regions too large to
   enumerate: decided by solvers on an encoding the kernel did not write (``recheck``, given
   by the caller; the detail names what is trusted);
-* ``engine-trusted`` — an ``explore`` claim, re-explored by the engine (``recheck``).
 
 A claim the kernel cannot re-derive and no ``recheck`` re-validates is not valid.
 """
@@ -27,11 +27,15 @@ from . import encoders, hardware, intervals, regions
 from .conditions import decision, violates
 from .guard import KernelLimit, Limits
 from .network import Network, document_sha256, raster_sha256, read_network, run, initial_state, step
+from .explore import ENDLESS, explore
 from .tree import check_tree
+from .unbounded import lookback, violated_at
 
 ENUMERATE_MAX = 1 << 16  # bounded claims on regions this small are re-enumerated by the kernel
 BATCH = 4096
 SOLVER_KINDS = ("smt", "cpsat", "kinduction", "pdr")
+EXPLORE_FACTOR = 64  # the kernel's states per recorded state, at most (they also hold the condition's look-back)
+EXPLORE_MAX = 10_000_000
 
 
 @dataclass
@@ -159,7 +163,10 @@ def _claim(doc, net, centre, region, condition, bounded, limits, recheck):
             ok, detail = check_tree(net, region, centre, condition, reference, ev, limits)
             return ok, detail, "kernel"
         if kind == "bounds":
-            ok, detail = intervals.prove(net, region, centre, condition, reference, limits, profile)
+            cells = encoders.intensity_changeable(net.encoding, np.asarray(doc["centre"]["analog"], dtype=np.float64),
+                                                  region["intensity"], net.T, net.n_in, limits) \
+                if _is_intensity(region) else region
+            ok, detail = intervals.prove(net, cells, centre, condition, reference, limits, profile)
             if ok or size > ENUMERATE_MAX:
                 return ok, detail, "kernel"
         if size <= ENUMERATE_MAX:
@@ -170,10 +177,31 @@ def _claim(doc, net, centre, region, condition, bounded, limits, recheck):
             return ok, detail, "kernel"
         if kind == "enumerate":
             return False, f"the region has {size} rasters, more than the kernel re-enumerates ({ENUMERATE_MAX})", None
-    if kind in SOLVER_KINDS + ("explore",) and recheck is not None:
+    if kind == "explore":
+        return (*_explored(doc, net, condition, limits, recheck), "kernel")
+    if kind in SOLVER_KINDS and recheck is not None:
         ok, detail = recheck(kind)
-        return ok, detail, "solver-trusted" if kind in SOLVER_KINDS else "engine-trusted"
+        return ok, detail, "solver-trusted"
     return False, f"the kernel cannot re-derive this {kind} claim and no re-check was given", None
+
+
+def _explored(doc, net, condition, limits, recheck):
+    """An ``explore`` claim: the kernel's own search of the reachable states, with a budget of
+    :data:`EXPLORE_FACTOR` times the recorded count (its states also hold the condition's
+    look-back); the record is then re-checked by the engine too (its state count)."""
+    recorded = doc["evidence"]["reachable_states"]
+    budget = min(EXPLORE_FACTOR * max(recorded, 1), EXPLORE_MAX)
+    limits.need(budget * 64 * (net.n_in + sum(4 * layer.n_out + layer.delay * layer.n_in for layer in net.layers)),
+                f"searching up to {budget} states")
+    letters = None if doc["letters"] is None else np.asarray(doc["letters"], dtype=np.int8)
+    verdict, states = explore(net, condition, letters, budget, limits)
+    if verdict != "holds":
+        return False, f"the kernel's search of the reachable states finds a violation (after {states} states)"
+    detail = f"explored by the kernel: all {states} reachable states (with the condition's look-back), none violates"
+    if recheck is None:
+        return True, detail
+    ok, also = recheck("explore")
+    return ok, (f"{detail}; the record re-checked too: {also}" if ok else also)
 
 
 def _region_size(net, doc, region, centre) -> int:
@@ -258,46 +286,19 @@ def _unbounded_witness(doc, net, condition, limits):
 def violation_step(net: Network, condition, inputs: np.ndarray, limits: Limits) -> int | None:
     """The first step at which a run on ``inputs`` (``[L, n]``, from rest) violates an
     unbounded safety condition (docs/properties.md "Horizon"), or ``None``."""
-    L = len(inputs)
-    longest = max([layer.delay for layer in net.layers] + [0])
-    net = replace(net, T=L + longest + 1)  # every delay queue kept: the horizon has no end
-    limits.need(L * 64 * (net.n_in + sum(layer.n_out for layer in net.layers)), "replaying the witness")
-    state = initial_state(net, 1, limits)
-    spikes, inputs_seen = [], []
-    for t in range(L):
+    net = replace(net, T=ENDLESS)  # the horizon has no end: every delay queue is kept
+    limits.need(len(inputs) * 64 * (net.n_in + sum(layer.n_out for layer in net.layers)), "replaying the witness")
+    state, steps, H = initial_state(net, 1, limits), [], lookback(condition)
+    for t, x in enumerate(inputs):
         limits.tick()
-        state = step(net, state, inputs[t][None])
-        spikes.append([np.asarray(o[0]) if layer.fires else np.zeros(layer.n_out, dtype=np.int8)
-                       for layer, o in zip(net.layers, state.outputs)])
-        inputs_seen.append(inputs[t])
-        if _violated_at(condition, t, spikes, inputs_seen, bool(state.overflow[0])):
+        state = step(net, state, x[None])
+        spikes = tuple(tuple(int(v) for v in o[0]) if layer.fires else (0,) * layer.n_out
+                       for layer, o in zip(net.layers, state.outputs))
+        steps = steps[len(steps) - H:] if H else []
+        steps.append((tuple(int(v) for v in x), spikes))
+        if violated_at(condition, steps, bool(state.overflow[0])):
             return t
     return None
-
-
-def _violated_at(cond, t, spikes, inputs, overflowed) -> bool:
-    if cond == "no_overflow":
-        return overflowed
-    (key, arg), = cond.items()
-    if key == "never_fires":
-        return bool(spikes[t][arg[0]][arg[1]])
-    if key == "window_spikes_at_most":
-        window = spikes[max(0, t - arg["window"] + 1): t + 1]
-        return sum(int(s.sum()) for step_spikes in window for s in step_spikes) > arg["spikes"]
-    if key == "never_fires_after":
-        layer, j = arg["neuron"]
-        recent = inputs[max(0, t - arg["within"] + 1): t + 1]
-        return bool(spikes[t][layer][j]) and any(row[c] for row in recent for c in arg["inputs"])
-    if key == "responds_within":
-        pattern, k, cls = arg["pattern"], arg["steps"], arg.get("class")
-        start = t - k - len(pattern) + 1
-        if start < 0:
-            return False
-        matched = all(all(inputs[start + i][c] for c in channels) for i, channels in enumerate(pattern))
-        out = [s[-1] for s in spikes[t - k: t + 1]]
-        answered = any(o.any() if cls is None else o[cls] for o in out)
-        return matched and not answered
-    raise ValueError(f"the kernel knows no unbounded condition {key!r}")
 
 
 # ---------------------------------------------------------------- costs

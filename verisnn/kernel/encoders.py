@@ -213,3 +213,17 @@ def intensity_batches(encoding_doc, analog_centre, eps, T: int, n: int, limits: 
             return
         picked = np.array(chunk, dtype=np.int64).reshape(len(chunk), n)
         yield np.ascontiguousarray(trains[np.arange(n)[None, :], picked].transpose(0, 2, 1))
+
+
+def intensity_changeable(encoding_doc, analog_centre, eps, T: int, n: int, limits: Limits = NO_LIMITS) -> np.ndarray:
+    """``[T, n]`` bool: the cells some raster of :func:`intensity_batches`' superset sets
+    differently from the centre's encoding (rate, latency) — the region as cells for the
+    interval bounds, which then treat each such cell as free."""
+    spec, ranges = _prepare(encoding_doc, analog_centre, eps, T, n)
+    free = np.zeros((T, n), dtype=bool)
+    for j, (mid, low, high) in enumerate(ranges):
+        limits.tick()
+        centre_train = train(spec, mid)
+        for lvl in range(low, high + 1):
+            free[:, j] |= train(spec, lvl) != centre_train
+    return free
