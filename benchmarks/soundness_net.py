@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     all_cells = cells()
     per_cell = max(1, math.ceil(args.queries / (len(METHODS) * sum(examples_in(c, 1) for c in all_cells))))
+    wanted = math.ceil(args.queries / len(METHODS))
+    if wanted < len(all_cells):  # a smoke run: evenly spaced cells, one example each (not every cell is drawn)
+        all_cells = [all_cells[k * len(all_cells) // wanted] for k in range(wanted)]
+        print(f"smoke run: {wanted} of {len(cells())} cells drawn")
     total = sum(examples_in(c, per_cell) for c in all_cells)
     print(f"{len(all_cells)} cells, {per_cell} examples each (twice that in bab's decision cells): {total} examples x "
           f"{len(METHODS)} methods = {total * len(METHODS)} bounded queries; "

@@ -155,7 +155,8 @@ def draw_duel(rng: np.random.Generator, cell: Cell, T: int, n: int) -> Model:
     under a first-spike readout, gives a wrong proof."""
     size = n
     threshold = int(rng.integers(1, 3))
-    weight = np.diag(rng.integers(threshold, threshold + 2, n)) + rng.integers(-1, 1, (size, n)) * (1 - np.eye(n, dtype=int))
+    diagonal = np.diag(rng.integers(threshold, threshold + 2, n))  # (drawn first: the examples stay as measured)
+    weight = diagonal + rng.integers(-1, 1, (size, n)) * (1 - np.eye(n, dtype=int))
     kind = str(rng.choice(["if", "lif"]))
     neuron = Neuron(size=size, model=kind, threshold=threshold, v_decay=(1, 0) if kind == "if" else (1, 1),
                     reset=str(rng.choice(["to_value", "subtract"])), v_reset=0, refractory=0, v_bits=8)

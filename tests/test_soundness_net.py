@@ -20,10 +20,13 @@ intensity regions, whose exact listing only the engine computes. Asserted:
 The unbounded methods (k-induction, PDR, BMC, explore, auto) are held against an explicit-state
 search over the kernel's own ``network.step``.
 
-The three planted bugs of issue 15 are each caught here (see the report in the issue): a bab
-lead test one step short and bab pruning ``first_spike`` models with the spike-count argument
-(``test_answers_agree_with_the_kernels_brute_force[bab-...]``), and ``surely_wins`` reading a
-tie with a lower class as a win (``...[bounds-insertions]``, ``[auto-...]``, ``[bab-...]``).
+The three planted bugs of issue 15, each planted alone, fail these tests (CI mode, measured):
+bab's lead test one step short: ``test_answers_agree_with_the_kernels_brute_force[bab-deletions]``,
+``[bab-insertions]``, ``[bab-any]``; ``surely_wins`` taking a tie with a lower class as a win:
+``[bab-flips]``, ``[bab-insertions]``, ``[bounds-deletions]``, ``[bounds-insertions]``,
+``[bounds-any]``, ``[auto-deletions]``, ``[auto-insertions]``, ``[auto-any]``; bab pruning a
+``first_spike`` model with the spike-count argument: ``[bab-flips]``, ``[bab-insertions]``
+(7 examples, most of them the duel models of ``soundness_cases.draw_duel``).
 """
 
 from __future__ import annotations
@@ -34,15 +37,16 @@ import functools
 import pytest
 
 from soundness_cases import (DECISION_CONDITIONS, METHODS, REFUSED_REGIONS, REGIONS, UNBOUNDED_CONDITIONS,
-                             UNBOUNDED_METHODS, cells, draw_example, examples_in, draw_unbounded_example, judge_unbounded,
-                             run_example)
+                             UNBOUNDED_METHODS, cells, draw_example, draw_unbounded_example, examples_in,
+                             judge_unbounded, run_example)
 
 EXAMPLES_PER_CELL = 3  # 312 cells, 72 of them twice (examples_in): 1,152 examples, 6,912 bounded queries
 UNBOUNDED_EXAMPLES = 4  # per unbounded condition
 UNBOUNDED_TIMEOUT_S = 10.0
 MAX_UNKNOWN_SHARE = 0.10  # of a method's answered (not declined) queries
 MIN_BOUNDS_PROOFS = 0.25  # of the true properties bounds is asked
-MIN_PRUNING_SHARE = 0.4  # (about 0.5 to 0.6 measured) of bab's decision-condition examples on spike_count / first_spike readouts
+# of bab's decision-condition examples on spike_count / first_spike readouts (about 0.5 to 0.6 measured)
+MIN_PRUNING_SHARE = 0.4
 
 
 @functools.lru_cache(maxsize=None)
