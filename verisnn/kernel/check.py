@@ -31,7 +31,7 @@ from .explore import ENDLESS, explore
 from .tree import check_tree
 from .unbounded import lookback, violated_at
 
-ENUMERATE_MAX = 1 << 16  # bounded claims on regions this small are re-enumerated by the kernel
+ENUMERATE_MAX = 1 << 16  # bounded claims of any method on regions this small are re-enumerated by the kernel
 BATCH = 4096
 SOLVER_KINDS = ("smt", "cpsat", "kinduction", "pdr")
 EXPLORE_FACTOR = 64  # the kernel's states per recorded state, at most (they also hold the condition's look-back)
@@ -169,14 +169,12 @@ def _claim(doc, net, centre, region, condition, bounded, limits, recheck):
             ok, detail = intervals.prove(net, cells, centre, condition, reference, limits, profile)
             if ok or size > ENUMERATE_MAX:
                 return ok, detail, "kernel"
-        if size <= ENUMERATE_MAX:
+        if size <= ENUMERATE_MAX or kind == "enumerate":  # an enumeration is re-done whatever its size (in time)
             ok, detail = _enumerated(doc, net, centre, region, condition, reference, profile, size, limits)
             if ok and kind in SOLVER_KINDS and recheck is not None:  # the record must hold up too (its obligation)
                 ok, also = recheck(kind)
                 detail = f"{detail}; the record re-checked too: {also}" if ok else also
             return ok, detail, "kernel"
-        if kind == "enumerate":
-            return False, f"the region has {size} rasters, more than the kernel re-enumerates ({ENUMERATE_MAX})", None
     if kind == "explore":
         return (*_explored(doc, net, condition, limits, recheck), "kernel")
     if kind in SOLVER_KINDS and recheck is not None:

@@ -40,52 +40,69 @@ import numpy as np
 
 from .conditions import violates
 from .guard import Limits
-from .network import Network, run
+from .network import LayerState, Network, State, initial_state, run, step
 from .regions import changeable
 
-BATCH = 2048  # rasters simulated at once
+BATCH = 2048  # nodes stepped at once
 
 
-def surely_wins(net: Network, outputs: np.ndarray, t: int, w: int, c: int) -> bool:
-    """Does class ``c`` win the readout over steps ``0 .. w-1`` for every completion of a
-    prefix whose output spikes of steps ``0 .. t-1`` are ``outputs`` (``[t', n_out]``, t' >= t)?"""
-    seen = outputs[:min(t, w)]
-    n = seen.shape[1]
-    ties_favour = lambda j: net.ties == "lowest_index" and c < j  # noqa: E731
+def surely_wins(net: Network, outputs: np.ndarray, t: int, w: int, c: int) -> np.ndarray:
+    """``[B]``: does class ``c`` win the readout over steps ``0 .. w-1`` for every completion of
+    prefixes whose output spikes of steps ``0 .. t-1`` are ``outputs`` (``[B, t, n_out]``)?"""
+    seen = outputs[:, :min(t, w)]
+    n = seen.shape[2]
+    favoured = lambda j: net.ties == "lowest_index" and c < j  # noqa: E731
+    wins = np.ones(len(outputs), dtype=bool)
     if net.readout_type == "spike_count":
-        counts = seen.sum(axis=0)
+        counts = seen.sum(axis=1, dtype=np.int64)
         left = max(0, w - t)
-        return all(counts[c] > counts[j] + left or (ties_favour(j) and counts[c] == counts[j] + left)
-                   for j in range(n) if j != c)
+        for j in range(n):
+            if j != c:
+                wins &= (counts[:, c] > counts[:, j] + left) | (favoured(j) & (counts[:, c] == counts[:, j] + left))
+        return wins
     if net.readout_type == "first_spike":
-        fired = seen.any(axis=0)
-        if not fired[c]:
-            return False
-        first = seen.argmax(axis=0)
-        return all(first[j] > first[c] or (ties_favour(j) and first[j] == first[c])
-                   for j in range(n) if j != c and fired[j])
-    return False
+        fired = seen.any(axis=1)
+        first = seen.argmax(axis=1)
+        wins &= fired[:, c]
+        for j in range(n):
+            if j != c:
+                wins &= ~fired[:, j] | (first[:, j] > first[:, c]) | (favoured(j) & (first[:, j] == first[:, c]))
+        return wins
+    return np.zeros(len(outputs), dtype=bool)
 
 
-def settled(net: Network, condition, outputs: np.ndarray, t: int, reference: int | None) -> bool:
-    """Does the condition hold on every completion of the prefix (see the module docstring)?"""
+def settled(net: Network, condition, outputs: np.ndarray, t: int, reference: int | None) -> np.ndarray:
+    """``[B]``: does the condition hold on every completion of each prefix (the module docstring)?"""
+    none = np.zeros(len(outputs), dtype=bool)
     if not net.layers[-1].fires:
-        return False
+        return none
     T = net.T
     if isinstance(condition, dict) and "first_spike_by" in condition:
-        return bool(outputs[:min(t, condition["first_spike_by"])].any())
+        return outputs[:, :min(t, condition["first_spike_by"])].any(axis=(1, 2))
     if condition == "robust":
-        return reference is not None and surely_wins(net, outputs, t, T, reference)
+        return none if reference is None else surely_wins(net, outputs, t, T, reference)
     if isinstance(condition, dict) and "decided_by" in condition:
         k = condition["decided_by"]
-        return any(surely_wins(net, outputs, t, k, c) and surely_wins(net, outputs, t, T, c)
-                   for c in range(outputs.shape[1]))
-    return False
+        for c in range(outputs.shape[2]):
+            none = none | (surely_wins(net, outputs, t, k, c) & surely_wins(net, outputs, t, T, c))
+        return none
+    return none
+
+
+def _take(state: State, idx: np.ndarray) -> State:
+    """The nodes ``idx`` of a batch of states (rows, repeated as ``idx`` says)."""
+    return State(t=state.t, layers=[LayerState(v=ls.v[idx], i=ls.i[idx], r=ls.r[idx], s=ls.s[idx],
+                                               queue=[q[idx] for q in ls.queue]) for ls in state.layers],
+                 outputs=[], overflow=state.overflow[idx], synops=state.synops[idx])
 
 
 def check_tree(net: Network, region: dict, centre: np.ndarray, condition, reference: int | None,
                evidence: dict, limits: Limits) -> tuple[bool, str]:
-    """Re-check a ``bab`` proof record (``evidence``); ``(valid, what was found)``."""
+    """Re-check a ``bab`` proof record (``evidence``); ``(valid, what was found)``.
+
+    The walk is depth first over batches of nodes of one step, each batch with its nodes'
+    exact network states and output spikes so far (a child is its parent's state stepped on
+    its own input row), so that a prefix shared by many nodes is simulated once."""
     listed = evidence["pruned"]
     if listed is None:
         return False, "the certificate does not list its pruned nodes (too many): the tree cannot be re-checked"
@@ -104,65 +121,60 @@ def check_tree(net: Network, region: dict, centre: np.ndarray, condition, refere
     budget = len(cells) if region == "any" else min(next(iter(region.values())), len(cells))
     per_step = [[int(p) for p in cells if p // n == t] for t in range(T)]
     later = [sum(len(s) for s in per_step[t:]) for t in range(T + 1)]
-    leaves, prunes = [], []
-    counts = {"leaves": 0, "under_pruned": 0}
-    failure = []
-
-    def flush_leaves():
-        if leaves:
-            bad = _violating(net, centre, leaves, condition, reference, limits)
-            if bad is not None:
-                failure.append(f"the leaf flipping positions {bad} violates the condition on the kernel's simulator")
-            leaves.clear()
-
-    def flush_prunes():
-        if prunes:
-            runs = run(net, _rasters(centre, [f for _, f in prunes]), limits)
-            for (t, flips), outputs in zip(prunes, runs.outputs):
-                if not settled(net, condition, outputs, t, reference):
-                    failure.append(f"the pruning argument does not hold at the pruned node [{t}, {', '.join(map(str, flips))}] "
-                                   f"(step {t}, {len(flips)} flips) by the kernel's arithmetic")
-                    break
-            prunes.clear()
-
-    # depth first over the tree: a stack of (step, flips so far)
-    stack = [(0, ())]
-    while stack and not failure:
+    simulated = under = 0
+    width = sum(4 * layer.n_out + layer.delay * layer.n_in for layer in net.layers) * 8 + T * net.n_out
+    limits.need((T + 1) * BATCH * width, "the tree's path of node batches")
+    root = initial_state(net, 1, limits)
+    stack = [(root, np.zeros((1, 0, net.n_out), dtype=np.int64), [()])]
+    while stack:
         limits.tick()
-        t, flips = stack.pop()
-        if (t, flips) in pruned:
-            pruned[(t, flips)] = True
-            counts["under_pruned"] += sum(comb(later[t], j) for j in range(budget - len(flips) + 1))
-            prunes.append((t, flips))
-            if len(prunes) >= BATCH:
-                flush_prunes()
+        state, outs, flips = stack.pop()
+        t = state.t
+        here = np.array([(t, f) in pruned for f in flips], dtype=bool)
+        if here.any():
+            claimed = np.flatnonzero(here)
+            holds = settled(net, condition, outs[claimed], t, reference)
+            if not holds.all():
+                bad = flips[int(claimed[int(np.argmin(holds))])]
+                return False, (f"the pruning argument does not hold at the pruned node [{t}, "
+                               f"{', '.join(map(str, bad))}] (step {t}, {len(bad)} flips) by the kernel's arithmetic")
+            for b in claimed:
+                pruned[(t, flips[b])] = True
+                under += sum(comb(later[t], j) for j in range(budget - len(flips[b]) + 1))
+        keep = np.flatnonzero(~here)
+        if keep.size == 0:
             continue
         if t == T:
-            counts["leaves"] += 1
-            leaves.append(flips)
-            if len(leaves) >= BATCH:
-                flush_leaves()
+            simulated += keep.size
+            bad = _violating(net, centre, [flips[b] for b in keep], condition, reference, limits)
+            if bad is not None:
+                return False, f"the leaf flipping positions {bad} violates the condition on the kernel's simulator"
             continue
-        left = budget - len(flips)
-        for j in range(min(left, len(per_step[t])), -1, -1):
-            for chosen in combinations(per_step[t], j):
-                stack.append((t + 1, flips + chosen))
-    if not failure:
-        flush_leaves()
-        flush_prunes()
-    if failure:
-        return False, failure[0]
+        children = [(b, flips[b] + chosen) for b in keep
+                    for j in range(min(budget - len(flips[b]), len(per_step[t])) + 1)
+                    for chosen in combinations(per_step[t], j)]
+        for lo in range(0, len(children), BATCH):
+            limits.tick()
+            part = children[lo: lo + BATCH]
+            parents = np.array([b for b, _ in part], dtype=np.int64)
+            x = np.repeat(centre[t][None], len(part), axis=0)
+            for row, (_, f) in enumerate(part):
+                for p in f:
+                    if p // n == t:
+                        x[row, p % n] ^= 1
+            after = step(net, _take(state, parents), x)
+            last = after.outputs[-1][:, None].astype(np.int64)
+            stack.append((after, np.concatenate([outs[parents], last], axis=1), [f for _, f in part]))
     unmet = [k for k, met in pruned.items() if not met]
     if unmet:
         t, flips = unmet[0]
         return False, f"{len(unmet)} listed pruned nodes are not nodes of the region's tree, e.g. [{t}, {list(flips)}]"
-    per_step = [0] * T
+    per_step_nodes = [0] * T
     for t, _ in pruned:
-        per_step[t] += 1
-    if per_step != list(evidence["nodes_pruned_by_step"]):
-        return False, f"the listed pruned nodes number {per_step} per step, the record says " \
+        per_step_nodes[t] += 1
+    if per_step_nodes != list(evidence["nodes_pruned_by_step"]):
+        return False, f"the listed pruned nodes number {per_step_nodes} per step, the record says " \
                       f"{evidence['nodes_pruned_by_step']}"
-    simulated, under = counts["leaves"], counts["under_pruned"]
     if evidence["rasters_simulated"] != simulated or evidence["rasters_pruned"] != under:
         return False, (f"the kernel's walk simulates {simulated} rasters and prunes {under}, the record says "
                        f"{evidence['rasters_simulated']} and {evidence['rasters_pruned']}")
@@ -178,6 +190,11 @@ def _rasters(centre: np.ndarray, flip_sets) -> np.ndarray:
 
 
 def _violating(net, centre, flip_sets, condition, reference, limits):
-    """The flips of the first leaf that violates the condition, or ``None``."""
-    bad = violates(net, condition, run(net, _rasters(centre, flip_sets), limits), reference)
-    return list(flip_sets[int(np.argmax(bad))]) if bad.any() else None
+    """The flips of the first leaf that violates the condition, or ``None`` (the leaves are
+    run whole, from their rasters: every condition reads the whole run)."""
+    for lo in range(0, len(flip_sets), BATCH):
+        part = flip_sets[lo: lo + BATCH]
+        bad = violates(net, condition, run(net, _rasters(centre, part), limits), reference)
+        if bad.any():
+            return list(part[int(np.argmax(bad))])
+    return None
