@@ -37,9 +37,12 @@ def raster_sha256(raster: np.ndarray) -> str:
 
 
 def row_bounds(M: np.ndarray) -> np.ndarray:
-    """Per row, ``Σ|M|`` as exact integers (Python ints once a row could pass int64)."""
-    wide = M.shape[1] >= 1 << 22  # 2^22 entries below 2^40 each: below 2^62, int64 holds the sum
-    return np.abs(M).astype(object if wide else np.int64).sum(axis=1)
+    """Per row, ``Σ|M|`` as exact Python ints: int64 sums over blocks of 2^22 columns (entries below
+    2^40, so each block's sum is below 2^62), the blocks added as Python ints."""
+    total = np.zeros(M.shape[0], dtype=object)
+    for lo in range(0, M.shape[1], 1 << 22):
+        total += np.abs(M[:, lo: lo + (1 << 22)]).sum(axis=1)
+    return total
 
 
 def _transposed(M: np.ndarray) -> np.ndarray:
@@ -174,7 +177,7 @@ def conv_dense(weight: np.ndarray, input_shape, stride, padding, limits: Limits)
     oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     if oh < 1 or ow < 1:
         raise ValueError("conv2d: the kernel does not fit the padded input")
-    limits.need(8 * oc * oh * ow * ic * h * w, "a conv2d layer's dense matrix")
+    limits.need(16 * oc * oh * ow * ic * h * w, "a conv2d layer's dense matrix and its transposed copy")
     dense = np.zeros((oc * oh * ow, ic * h * w), dtype=np.int64)
     out_channels, in_channels = np.arange(oc) * (oh * ow), np.arange(ic) * (h * w)
     for y in range(oh):
