@@ -71,15 +71,15 @@ PYTHON = Path("/work/main/.venv/bin/python") if Path("/work/main/.venv/bin/pytho
     else Path(sys.executable)
 SCRIPT = Path(__file__).resolve()
 
-DEFAULT_TESTS = (
-    "tests/test_soundness_net.py",
-    "tests/test_kernel_*.py",
-    "tests/test_verify.py",
+DEFAULT_TESTS = (  # the fast, targeted files first (-x stops at the first failure), the soundness net last
+    "tests/test_semantics.py",
+    "tests/test_properties.py",
     "tests/test_bab.py",
     "tests/test_bounds.py",
-    "tests/test_properties.py",
-    "tests/test_semantics.py",
+    "tests/test_verify.py",
+    "tests/test_kernel_*.py",
     "tests/test_certificate.py",
+    "tests/test_soundness_net.py",
 )
 METHODS = ("enumerate", "bab", "bounds", "smt", "cpsat", "auto")
 FAST_METHODS = ("enumerate", "bab", "bounds", "auto")  # the pruning queries: many, so no solver

@@ -63,9 +63,11 @@ def bundle(model: Model) -> dict:
                                                        "explained": 5}},
                          "psth": (rng.random((5, 4, 3)) < 0.5).astype(np.int8).tolist()},
         "certificates": [{"path": "certificates/a.json", "property": "robust-1", "input": 3, "verdict": "falsified",
-                          "valid": True, "reason": None, "produce_s": 0.5, "check_s": 0.01},
+                          "valid": True, "how": "valid (kernel)", "reason": None, "produce_s": 0.5,
+                          "check_s": 0.01},
                          {"path": "certificates/b.json", "property": "robust-1", "input": 4, "verdict": "verified",
-                          "valid": False, "reason": "model hash differs", "produce_s": 0.5, "check_s": 0.02}],
+                          "valid": False, "how": "INVALID", "reason": "model hash differs", "produce_s": 0.5,
+                          "check_s": 0.02}],
     }
 
 

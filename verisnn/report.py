@@ -17,7 +17,8 @@ The bundle (every key but ``title``, ``model`` and ``summary`` optional)::
      "automata": [{"name", "machine": verisnn.automaton.MealyMachine or None (not learned), "summary": {...}}],
      "explanations": {"inputs": [{"input", "raster", "saliency": {method: [T][n]}}],
                       "faithfulness": {method: {...}}, "psth": [B, T, n] rasters (drawn with ``model``)},
-     "certificates": [{"path", "property", "input", "verdict", "valid", "reason",
+     "certificates": [{"path", "property", "input", "verdict", "valid", "how" (how it was re-validated:
+                       "valid (kernel)", "valid (solver-trusted)", "valid (no claim)", "INVALID"), "reason",
                        "produce_s", "check_s"}],
      "certificate_model": the bundle's model file the certificates name (absent: they embed it)}
 

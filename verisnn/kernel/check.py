@@ -157,8 +157,8 @@ def _claim(doc, net, centre, region, condition, bounded, limits, recheck):
     if bounded:
         size = _region_size(net, doc, region, centre)
         said = ev.get("region_size")
-        if isinstance(said, int) and not _is_intensity(region) and said != size:
-            return False, f"the kernel counts {size} rasters in the region, the record says {said}", None
+        if said is not None and not _is_intensity(region) and not regions.count_matches(said, size):
+            return False, f"the kernel counts {regions.count_words(size)} rasters in the region, the record says {said}", None
         if kind == "bab" and ev["pruned"] is not None:
             ok, detail = check_tree(net, region, centre, condition, reference, ev, limits)
             return ok, detail, "kernel"
@@ -190,7 +190,7 @@ def _explored(doc, net, condition, limits, recheck):
     recorded = doc["evidence"]["reachable_states"]
     budget = min(EXPLORE_FACTOR * max(recorded, 1), EXPLORE_MAX)
     limits.need(budget * 64 * (net.n_in + sum(4 * layer.n_out + layer.delay * layer.n_in for layer in net.layers)),
-                f"searching up to {budget} states")
+                f"exploring up to {budget} states")
     letters = None if doc["letters"] is None else np.asarray(doc["letters"], dtype=np.int8)
     verdict, states = explore(net, condition, letters, budget, limits)
     if verdict != "holds":

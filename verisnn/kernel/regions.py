@@ -13,6 +13,7 @@ every placement of each channel's spikes (:func:`_channel_columns`); the tests h
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 from typing import Iterator
 
 import numpy as np
@@ -289,3 +290,27 @@ def _jitter_batches(c: np.ndarray, params: dict, room: int, limits: Limits) -> I
                     stack.append((pos + 1, left - moves, chosen + ((ch, column),)))
     if filled:
         yield out[:filled].copy()
+
+
+def count_matches(said, exact: int) -> bool:
+    """Does a recorded count ``said`` name ``exact``? An integer must equal it; a count too
+    long to print (at least 10^1000) is recorded as text, ``2^k`` (then it must be exactly
+    2^k) or ``about M.MMMeX`` (then ``exact`` must lie within one unit of its last printed
+    digit: the producer prints it from a float logarithm)."""
+    if isinstance(said, int) and not isinstance(said, bool):
+        return said == exact
+    if not isinstance(said, str) or exact < 10 ** 1000:
+        return False
+    if said.startswith("2^") and said[2:].isdigit():
+        return exact == 1 << int(said[2:])
+    mantissa, _, exponent = said.removeprefix("about ").partition("e")
+    try:
+        m, x = Fraction(mantissa), int(exponent)
+    except ValueError:
+        return False
+    return said.startswith("about ") and abs(Fraction(exact, 10 ** (x - 3)) - m * 1000) <= 1
+
+
+def count_words(n: int) -> str:
+    """A count for a message: exact below 10^30, else its power of two (never a huge decimal)."""
+    return str(n) if n < 10 ** 30 else f"about 2^{n.bit_length() - 1}"
