@@ -55,10 +55,21 @@ def _steps(x, net: Network, what: str) -> int:
     return x
 
 
-def _count(x, what: str) -> int:
+def count(x, what: str) -> int:
+    """A condition's non-negative integer argument (ValueError naming it otherwise)."""
     if type(x) is not int or x < 0:
         raise ValueError(f"condition.{what}: expected a non-negative integer, got {x!r}")
     return x
+
+
+def firing_neuron(net: Network, body) -> tuple[int, int]:
+    """``never_fires``' ``[layer, neuron]``: a neuron of a layer that fires (ValueError otherwise)."""
+    if not isinstance(body, list) or len(body) != 2:
+        raise ValueError("condition.never_fires: expected [layer, neuron]")
+    layer, neuron = count(body[0], "never_fires"), count(body[1], "never_fires")
+    if layer >= len(net.layers) or not net.layers[layer].fires or neuron >= net.layers[layer].n_out:
+        raise ValueError(f"condition.never_fires: no firing neuron {neuron} in layer {layer}")
+    return layer, neuron
 
 
 def budget_floor(amount, scale: int, what: str) -> int:
@@ -101,15 +112,11 @@ def violates(net: Network, condition, result: Run, reference: int | None, profil
             raise ValueError("condition.first_spike_by: the output layer never fires ('li')")
         return ~result.outputs[:, :k].astype(bool).any(axis=(1, 2))
     if key == "spikes_at_most":
-        return result.total_spikes > _count(body, key)
+        return result.total_spikes > count(body, key)
     if key == "synops_at_most":
-        return result.synops > _count(body, key)
+        return result.synops > count(body, key)
     if key == "never_fires":
-        if not isinstance(body, list) or len(body) != 2:
-            raise ValueError("condition.never_fires: expected [layer, neuron]")
-        layer, neuron = _count(body[0], key), _count(body[1], key)
-        if layer >= len(net.layers) or not net.layers[layer].fires or neuron >= net.layers[layer].n_out:
-            raise ValueError(f"condition.never_fires: no firing neuron {neuron} in layer {layer}")
+        layer, neuron = firing_neuron(net, body)
         return result.layer_spikes[layer][:, :, neuron].astype(bool).any(axis=1)
     if key in ("latency_us_at_most", "energy_uj_at_most"):
         if profile_doc is None:

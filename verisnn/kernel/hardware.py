@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 
 import numpy as np
 
@@ -54,8 +53,8 @@ class Profile:
         if cores <= points[0][0]:
             return points[0][1]
         for (c0, s0), (c1, s1) in zip(points, points[1:]):
-            if cores <= c1:
-                return math.ceil(s0 + Fraction((s1 - s0) * (cores - c0), c1 - c0))
+            if cores <= c1:  # s0 + (s1 - s0)(cores - c0) / (c1 - c0), the division rounded up in integers
+                return s0 - (-(s1 - s0) * (cores - c0) // (c1 - c0))
         return points[-1][1]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .conditions import count, firing_neuron
 from .guard import Limits
 from .network import Layer, Network
 from .regions import read_raster, read_region
@@ -248,12 +249,6 @@ def _synops_most(net: Network, b: Bounds) -> int:
     return total
 
 
-def _count(x, what: str) -> int:
-    if type(x) is not int or x < 0:
-        raise ValueError(f"condition.{what}: expected a non-negative integer, got {x!r}")
-    return x
-
-
 def decide(net: Network, b: Bounds, condition, reference: int | None) -> tuple[bool, str]:
     """Whether the bounds prove the condition (docs/properties.md "Conditions"), and why."""
     T, (out_lo, out_hi) = net.T, b.outputs[-1]
@@ -290,16 +285,12 @@ def decide(net: Network, b: Bounds, condition, reference: int | None) -> tuple[b
         return sure > 0, f"first_spike_by {body}: {sure} sure output spikes before step {body}"
     if key == "spikes_at_most":
         most = sum(int(hi.sum()) for _, hi in spiking)
-        return most <= _count(body, key), f"spikes_at_most {body}: at most {most} spikes"
+        return most <= count(body, key), f"spikes_at_most {body}: at most {most} spikes"
     if key == "synops_at_most":
         most = _synops_most(net, b)
-        return most <= _count(body, key), f"synops_at_most {body}: at most {most} synaptic events"
+        return most <= count(body, key), f"synops_at_most {body}: at most {most} synaptic events"
     if key == "never_fires":
-        if not isinstance(body, list) or len(body) != 2:
-            raise ValueError("condition.never_fires: expected [layer, neuron]")
-        layer, j = _count(body[0], key), _count(body[1], key)
-        if layer >= len(net.layers) or not net.layers[layer].fires or j >= net.layers[layer].n_out:
-            raise ValueError(f"condition.never_fires: no firing neuron {j} in layer {layer}")
+        layer, j = firing_neuron(net, body)
         most = int(b.outputs[layer][1][:, j].sum())
         return most == 0, f"never_fires [{layer}, {j}]: at most {most} spikes"
     if key in ("latency_us_at_most", "energy_uj_at_most"):
