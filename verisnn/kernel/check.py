@@ -29,7 +29,7 @@ from .guard import KernelLimit, Limits
 from .network import Network, document_sha256, raster_sha256, read_network, run, initial_state, step
 from .explore import ENDLESS, explore
 from .tree import check_tree
-from .unbounded import lookback, violated_at
+from .unbounded import lookback, reading, violated_at
 
 ENUMERATE_MAX = 1 << 16  # bounded claims of any method on regions this small are re-enumerated by the kernel
 BATCH = 4096
@@ -290,10 +290,10 @@ def violation_step(net: Network, condition, inputs: np.ndarray, limits: Limits) 
     for t, x in enumerate(inputs):
         limits.tick()
         state = step(net, state, x[None])
-        spikes = tuple(tuple(int(v) for v in o[0]) if layer.fires else (0,) * layer.n_out
-                       for layer, o in zip(net.layers, state.outputs))
-        steps = steps[len(steps) - H:] if H else []
-        steps.append((tuple(int(v) for v in x), spikes))
+        spikes = [o[0] if layer.fires else np.zeros(layer.n_out, dtype=np.int8)
+                  for layer, o in zip(net.layers, state.outputs)]
+        steps = steps[max(0, len(steps) - H):] if H else []
+        steps.append(reading(condition, x, spikes))
         if violated_at(condition, steps, bool(state.overflow[0])):
             return t
     return None

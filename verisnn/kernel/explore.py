@@ -4,8 +4,8 @@ An unbounded safety property (docs/properties.md "Horizon") holds when no run fr
 on any input sequence, ever violates it. The kernel searches the states a run can reach
 breadth first, with its own step (:func:`.network.step`), over every input vector (or the
 certificate's letters). A state is the network's (membranes, currents, refractory counters,
-last spikes, delay queues) plus what the condition looks back on: the last ``H`` steps'
-inputs and spikes, ``H`` the condition's window less one. Two runs in the same state go on
+last spikes, delay queues) plus what the condition looks back on: its reading of the last
+``H`` steps (:func:`.unbounded.reading`), ``H`` the condition's window less one. Two runs in the same state go on
 alike, so a state met again is not expanded again; the search ends when no new state
 appears (the property holds) or at a violation, the state budget or the deadline.
 """
@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .unbounded import lookback, violated_at
+from .unbounded import lookback, reading, violated_at
 from .guard import KernelLimit, Limits
 from .network import LayerState, Network, State, initial_state, step
 
@@ -61,13 +61,13 @@ def explore(net: Network, condition, letters: np.ndarray | None, max_states: int
         state, history = queue.popleft()
         after = step(net, _repeat(state, len(inputs)), inputs)
         for b, x in enumerate(inputs):
-            spikes = [np.asarray(o[b]) if layer.fires else np.zeros(layer.n_out, dtype=np.int8)
+            spikes = [o[b] if layer.fires else np.zeros(layer.n_out, dtype=np.int8)
                       for layer, o in zip(net.layers, after.outputs)]
-            steps = list(history) + [(tuple(int(v) for v in x), tuple(tuple(int(v) for v in s) for s in spikes))]
+            steps = list(history) + [reading(condition, x, spikes)]
             if violated_at(condition, steps, bool(after.overflow[b])):
                 return "violated", len(seen)
             nxt = _row(after, b)
-            kept = tuple(steps[len(steps) - H:]) if H else ()
+            kept = tuple(steps[max(0, len(steps) - H):]) if H else ()
             key = _key(nxt, kept)
             if key not in seen:
                 if len(seen) >= max_states:
