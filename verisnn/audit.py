@@ -301,7 +301,8 @@ def _how(check: dict) -> str:
     """How a certificate was re-validated, in the report's words."""
     if not check["valid"]:
         return "INVALID"
-    return {None: "valid (no claim)", "kernel": "valid (kernel)", "solver-trusted": "valid (solver-trusted)"}.get(check.get("trust"), "valid")
+    return {None: "valid (no claim)", "kernel": "valid (kernel)", "solver-trusted": "valid (solver-trusted)",
+            "engine-trusted": "valid (engine-trusted)"}.get(check.get("trust"), "valid")
 
 
 def _explanations(model, selected: np.ndarray, options: dict) -> dict:

@@ -10,7 +10,8 @@ with the engine's readers (schema, model validity and normal form, the property'
 form and fit to the model, the verdict's evidence fields), which can only reject, and hands
 the claims the kernel cannot re-derive alone — SMT, CP-SAT, k-induction and PDR proofs on
 regions too large to enumerate, and ``explore`` — to the engine's solver re-checks, which
-the report names (``trust``: ``kernel`` or ``solver-trusted``):
+the report names (``trust``: ``kernel``, ``solver-trusted`` or, for an intensity region of a
+delta encoder, whose listing the kernel takes from the engine, ``engine-trusted``):
 
 * ``smt``: the obligation is re-encoded and must be the same text, then re-solved by a
   solver of the *other* family (cvc5 for z3, z3 for cvc5, through pysmt) and by the stated
@@ -39,8 +40,8 @@ import numpy as np
 
 from .certificate import (FORMAT, SEMANTICS, load_certificate, plain, read_certificate_json, sha256_text,
                           tool_versions)
-from .errors import InputError, ModelError, VerisnnError
 from . import kernel
+from .errors import InputError, ModelError, VerisnnError
 from .interrupts import check_z3_reason
 from .limits import DeadlineReached, count_json, count_text, memory_budget, require_memory, time_limit
 from .model import Model
@@ -49,11 +50,10 @@ from .model_format import (MAX_FILE_BYTES, canonical_json, model_from_dict, mode
 from .monitors import monitor_for
 from .paths import bundle_file
 from .properties import (HARDWARE_CONDITIONS, AnyInput, Deletions, Flips, Insertions, Intensity, Property,
-                         check_against_model, parse_property, region_contains, region_size)
-from .simulator import simulate
+                         check_against_model, parse_property, region_size)
 from .smt_terms import parse_term
 from .state import StateLayout
-from .verify import BAB_MAX_REGION, raster_sha256, verify, violations
+from .verify import BAB_MAX_REGION, verify
 
 # Checking the certificates of one audit validates the same model document again and
 # again: a document whose canonical text hashes to one already validated in this process
@@ -87,7 +87,7 @@ class CheckReport:
 
     checks: list[Check] = field(default_factory=list)
     time_s: float = 0.0
-    trust: str | None = None  # how the claim was re-validated: kernel or solver-trusted (None: no claim)
+    trust: str | None = None  # how the claim was re-validated: kernel, solver-trusted, engine-trusted (None: no claim)
 
     @property
     def valid(self) -> bool:
@@ -140,7 +140,7 @@ def check_certificate(cert_or_path: str | Path | dict, *, timeout: float | None 
     ``timeout`` (seconds) bounds the whole check (re-solving, re-running a method and every
     loop the document drives; :func:`verisnn.limits.time_limit`); a check cut short fails.
     ``independent``: accept only claims the kernel re-derived alone (``trust`` ``kernel``):
-    a solver-trusted claim fails the ``trust`` check.
+    a solver- or engine-trusted claim fails the ``trust`` check.
 
     Raises :class:`InputError` only when the file cannot be read or is not JSON; a document
     that breaks the schema, or any other fault, is an invalid report naming it."""
@@ -221,7 +221,7 @@ def _run_checks(doc: Any, report: CheckReport, clock: _Clock, base: Path | None,
     prop = _check_property(doc, model, add)
     centre = None if doc["centre"] is None else np.asarray(doc["centre"]["raster"], dtype=np.int8)
     recheck = lambda kind: _RECHECKS[kind](doc, model, prop, centre, clock, independent)  # noqa: E731
-    findings, report.trust = kernel.check_claims(doc, net, limits, recheck)
+    findings, report.trust = kernel.check_claims(doc, net, limits, recheck, lambda: _intensity_listing(doc, model, prop))
     centre_finding, *rest = findings
     if not centre_finding.ok:  # the checks that follow depend on the centre
         raise _Failed("centre", centre_finding.detail)
@@ -741,6 +741,15 @@ TRUSTED = {"smt": "the engine's SMT encoding (verisnn.encodings.smt) and the sol
            "cpsat": "the engine's re-decision without CP-SAT (its step-by-step tree, or its SMT encoding and z3)",
            "kinduction": "the engine's transition system (verisnn.encodings.transition) and the solvers cvc5 / z3",
            "pdr": "the engine's transition system (verisnn.encodings.transition) and the solvers cvc5 / z3"}
+
+
+def _intensity_listing(doc: dict, model: Model, prop: Property):
+    """The engine's exact listing of an intensity region (for a delta encoder, which the
+    kernel cannot list), centre first."""
+    from .intensity import intensity_region
+
+    region = intensity_region(model, np.asarray(doc["centre"]["analog"], dtype=np.float64), prop.region)
+    return region.iter_batches(4096)
 
 
 def _trusted(kind: str, check: Callable) -> Callable:

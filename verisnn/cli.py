@@ -944,7 +944,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S",
                    help="limit of each re-solve or re-run (default 120; running out makes it not valid)")
     p.add_argument("--independent", action="store_true",
-                   help="accept only claims the kernel re-derived alone (solver-trusted ones are not valid)")
+                   help="accept only claims the kernel re-derived alone (solver- and engine-trusted ones are not valid)")
     p.add_argument("--models-dir", action="append", default=None, metavar="DIR",
                    help="also look for the model files certificates name in DIR, by file name (repeatable); "
                         "otherwise only the certificate's folder and the one above it are looked in")

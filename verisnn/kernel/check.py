@@ -19,7 +19,7 @@ A claim the kernel cannot re-derive and no ``recheck`` re-validates is not valid
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -55,9 +55,14 @@ def bind_model(model_doc: dict, stated_sha256: str, limits: Limits) -> Network:
 
 
 def check_claims(doc: dict, net: Network, limits: Limits,
-                 recheck: Callable[[str], tuple[bool, str]] | None = None) -> tuple[list[Finding], str | None]:
+                 recheck: Callable[[str], tuple[bool, str]] | None = None,
+                 listing: Callable[[], Iterator[np.ndarray]] | None = None) -> tuple[list[Finding], str | None]:
     """The kernel's findings on ``centre``, the claim and ``costs``, and the claim's trust
-    (``None`` when no claim is made or it failed). Any exception is a failed finding."""
+    (``None`` when no claim is made or it failed). Any exception is a failed finding.
+
+    ``recheck(kind)``: the engine's re-check of an SMT-family record (solver-trusted claims).
+    ``listing()``: the engine's listing of an intensity region of a delta encoder, whose
+    completeness the kernel cannot re-derive: a claim over it is ``engine-trusted``."""
     findings: list[Finding] = []
     trust = None
     prop = doc["property"]
@@ -77,7 +82,7 @@ def check_claims(doc: dict, net: Network, limits: Limits,
             ok, detail = True, f"verdict {doc['verdict']}: nothing is claimed (reason: {doc['reason']})"
         else:
             _bound_to(doc, ev)
-            ok, detail, trust = _claim(doc, net, centre, region, condition, bounded, limits, recheck)
+            ok, detail, trust = _claim(doc, net, centre, region, condition, bounded, limits, recheck, listing)
     except (ValueError, KernelLimit, encoders.NotSupported) as e:
         ok, detail = False, str(e)
     findings.append(Finding(name, ok, detail))
@@ -146,7 +151,7 @@ def _is_intensity(region) -> bool:
 # ---------------------------------------------------------------- claims
 
 
-def _claim(doc, net, centre, region, condition, bounded, limits, recheck):
+def _claim(doc, net, centre, region, condition, bounded, limits, recheck, listing):
     ev, kind = doc["evidence"], doc["evidence"]["kind"]
     reference = None if centre is None else doc["centre"]["reference_decision"]
     profile = ev.get("hardware_profile")
@@ -154,6 +159,11 @@ def _claim(doc, net, centre, region, condition, bounded, limits, recheck):
         if bounded:
             return (*_witness(doc, net, centre, region, condition, reference, profile, limits), "kernel")
         return (*_unbounded_witness(doc, net, condition, limits), "kernel")
+    if bounded and _is_intensity(region) and encoders.read_encoding(net.encoding, net.T)["type"] == "delta":
+        if listing is None:
+            return False, "the kernel lists no intensity region of a delta encoder and no listing was given", None
+        ok, detail = _listed(net, centre, condition, reference, profile, listing, limits)
+        return ok, detail, "engine-trusted"
     if bounded:
         size = _region_size(net, doc, region, centre)
         said = ev.get("region_size")
@@ -200,6 +210,21 @@ def _explored(doc, net, condition, limits, recheck):
         return True, detail
     ok, also = recheck("explore")
     return ok, (f"{detail}; the record re-checked too: {also}" if ok else also)
+
+
+def _listed(net, centre, condition, reference, profile, listing, limits):
+    """Every raster of the engine's listing of a delta intensity region, run on the kernel."""
+    checked = 0
+    for batch in listing():
+        limits.tick()
+        if not np.array_equal(batch[0], centre) and checked == 0:
+            return False, "the engine's listing of the intensity region does not start at the centre's encoding"
+        bad = violates(net, condition, run(net, batch, limits), reference, profile)
+        if bad.any():
+            return False, "the kernel finds a raster of the listed intensity region that violates the condition"
+        checked += len(batch)
+    return True, (f"the {checked} rasters of the engine's listing of the delta intensity region run on the kernel: "
+                  f"none violates; trusted: the listing's completeness (verisnn.intensity)")
 
 
 def _region_size(net, doc, region, centre) -> int:
