@@ -61,6 +61,8 @@ def surely_wins(net: Network, outputs: np.ndarray, t: int, w: int, c: int) -> np
                 wins &= (counts[:, c] > counts[:, j] + left) | (favoured(j) & (counts[:, c] == counts[:, j] + left))
         return wins
     if net.readout_type == "first_spike":
+        if seen.shape[1] == 0:  # nothing seen yet: no neuron has spiked, none surely wins
+            return np.zeros(len(outputs), dtype=bool)
         fired = seen.any(axis=1)
         first = seen.argmax(axis=1)
         wins &= fired[:, c]
