@@ -942,7 +942,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="certificate written by `verisnn verify --certificate`; several, or a folder of them (an "
                         "audit folder: its certificates/), are checked in one process and tallied")
     p.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S",
-                   help="limit of each re-solve or re-run (default 120; running out makes it not valid)")
+                   help="limit of each certificate's whole check (default 120; running out makes it not valid)")
     p.add_argument("--independent", action="store_true",
                    help="accept only claims the kernel re-derived alone (solver- and engine-trusted ones are not valid)")
     p.add_argument("--models-dir", action="append", default=None, metavar="DIR",
