@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from verisnn import kernel
-from verisnn.kernel.check import violation_step
+from verisnn.kernel.explore import violation_step
 from verisnn.kernel.explore import explore
 from verisnn.model import Dense, InputSpec, Model, Neuron, Readout
 from verisnn.model_format import model_to_dict

@@ -18,7 +18,8 @@ A claim the kernel cannot re-derive and no ``recheck`` re-validates is not valid
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import itertools
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -26,10 +27,9 @@ import numpy as np
 from . import encoders, hardware, intervals, regions
 from .conditions import decision, violates
 from .guard import KernelLimit, Limits
-from .network import Network, document_sha256, raster_sha256, read_network, run, initial_state, step
-from .explore import ENDLESS, explore
+from .explore import explore, violation_step
+from .network import Network, document_sha256, raster_sha256, read_network, run
 from .tree import check_tree
-from .unbounded import lookback, reading, violated_at
 
 ENUMERATE_MAX = 1 << 16  # bounded claims of any method on regions this small are re-enumerated by the kernel
 BATCH = 4096
@@ -148,6 +148,11 @@ def _is_intensity(region) -> bool:
     return isinstance(region, dict) and "intensity" in region
 
 
+def _analog(doc) -> np.ndarray:
+    """The analog centre of an intensity region's certificate."""
+    return np.asarray(doc["centre"]["analog"], dtype=np.float64)
+
+
 # ---------------------------------------------------------------- claims
 
 
@@ -173,7 +178,7 @@ def _claim(doc, net, centre, region, condition, bounded, limits, recheck, listin
             ok, detail = check_tree(net, region, centre, condition, reference, ev, limits)
             return ok, detail, "kernel"
         if kind == "bounds":
-            cells = encoders.intensity_changeable(net.encoding, np.asarray(doc["centre"]["analog"], dtype=np.float64),
+            cells = encoders.intensity_changeable(net.encoding, _analog(doc),
                                                   region["intensity"], net.T, net.n_in, limits) \
                 if _is_intensity(region) else region
             ok, detail = intervals.prove(net, cells, centre, condition, reference, limits, profile)
@@ -212,44 +217,52 @@ def _explored(doc, net, condition, limits, recheck):
     return ok, (f"{detail}; the record re-checked too: {also}" if ok else also)
 
 
-def _listed(net, centre, condition, reference, profile, listing, limits):
-    """Every raster of the engine's listing of a delta intensity region, run on the kernel."""
+def _first_violation(net, batches, condition, reference, profile, limits) -> tuple[int, np.ndarray | None]:
+    """Run every raster of ``batches`` on the kernel: how many were run, and the first that
+    violates the condition (``None``: none does)."""
     checked = 0
-    for batch in listing():
+    for batch in batches:
         limits.tick()
-        if not np.array_equal(batch[0], centre) and checked == 0:
-            return False, "the engine's listing of the intensity region does not start at the centre's encoding"
         bad = violates(net, condition, run(net, batch, limits), reference, profile)
         if bad.any():
-            return False, "the kernel finds a raster of the listed intensity region that violates the condition"
+            return checked, batch[int(np.argmax(bad))]
         checked += len(batch)
+    return checked, None
+
+
+def _listed(net, centre, condition, reference, profile, listing, limits):
+    """Every raster of the engine's listing of a delta intensity region, run on the kernel."""
+    batches = listing()
+    first = next(batches, None)
+    if first is None or not np.array_equal(first[0], centre):
+        return False, "the engine's listing of the intensity region does not start at the centre's encoding"
+    checked, bad = _first_violation(net, itertools.chain([first], batches), condition, reference, profile, limits)
+    if bad is not None:
+        return False, "the kernel finds a raster of the listed intensity region that violates the condition"
     return True, (f"the {checked} rasters of the engine's listing of the delta intensity region run on the kernel: "
                   f"none violates; trusted: the listing's completeness (verisnn.intensity)")
 
 
 def _region_size(net, doc, region, centre) -> int:
     if _is_intensity(region):
-        return encoders.intensity_size_bound(net.encoding, np.asarray(doc["centre"]["analog"], dtype=np.float64),
+        return encoders.intensity_size_bound(net.encoding, _analog(doc),
                                              region["intensity"], net.T, net.n_in)
     return regions.size(region, centre)
 
 
 def _batches(net, doc, region, centre, limits):
     if _is_intensity(region):
-        return encoders.intensity_batches(net.encoding, np.asarray(doc["centre"]["analog"], dtype=np.float64),
+        return encoders.intensity_batches(net.encoding, _analog(doc),
                                           region["intensity"], net.T, net.n_in, limits, BATCH)
     return regions.batches(region, centre, limits, BATCH)
 
 
 def _enumerated(doc, net, centre, region, condition, reference, profile, size, limits):
-    checked = 0
-    for batch in _batches(net, doc, region, centre, limits):
-        limits.tick()
-        bad = violates(net, condition, run(net, batch, limits), reference, profile)
-        if bad.any():
-            return False, (f"the kernel finds a raster of the region that violates the condition "
-                           f"(it differs from the centre in {int((batch[int(np.argmax(bad))] != centre).sum())} cells)")
-        checked += len(batch)
+    checked, bad = _first_violation(net, _batches(net, doc, region, centre, limits), condition, reference, profile,
+                                    limits)
+    if bad is not None:
+        return False, (f"the kernel finds a raster of the region that violates the condition "
+                       f"(it differs from the centre in {int((bad != centre).sum())} cells)")
     ev = doc["evidence"]
     if ev["kind"] == "enumerate" and not _is_intensity(region) and ev["rasters_checked"] != checked:
         return False, f"the kernel enumerates {checked} rasters, the record says {ev['rasters_checked']}"
@@ -268,7 +281,7 @@ def _witness(doc, net, centre, region, condition, reference, profile, limits):
         if "analog_witness" not in ev:
             return False, "an intensity witness needs its analog input (analog_witness) for the kernel"
         x = np.asarray(ev["analog_witness"], dtype=np.float64)
-        analog = np.asarray(doc["centre"]["analog"], dtype=np.float64)
+        analog = _analog(doc)
         if x.shape != analog.shape or not encoders.in_ball(x, analog, region["intensity"]):
             return False, "the analog witness lies outside the ball around the analog centre"
         if not np.array_equal(encoders.encode(net.encoding, x, net.T, net.n_in), w):
@@ -304,24 +317,6 @@ def _unbounded_witness(doc, net, condition, limits):
         return False, f"the kernel's simulator shows the violation at step {at}, the certificate says " \
                       f"{ev.get('violation_step')}"
     return True, f"replayed on the kernel's simulator: {len(w)} steps, violation at step {at}"
-
-
-def violation_step(net: Network, condition, inputs: np.ndarray, limits: Limits) -> int | None:
-    """The first step at which a run on ``inputs`` (``[L, n]``, from rest) violates an
-    unbounded safety condition (docs/properties.md "Horizon"), or ``None``."""
-    net = replace(net, T=ENDLESS)  # the horizon has no end: every delay queue is kept
-    limits.need(len(inputs) * 64 * (net.n_in + sum(layer.n_out for layer in net.layers)), "replaying the witness")
-    state, steps, H = initial_state(net, 1, limits), [], lookback(condition)
-    for t, x in enumerate(inputs):
-        limits.tick()
-        state = step(net, state, x[None])
-        spikes = [o[0] if layer.fires else np.zeros(layer.n_out, dtype=np.int8)
-                  for layer, o in zip(net.layers, state.outputs)]
-        steps = steps[max(0, len(steps) - H):] if H else []
-        steps.append(reading(condition, x, spikes))
-        if violated_at(condition, steps, bool(state.overflow[0])):
-            return t
-    return None
 
 
 # ---------------------------------------------------------------- costs

@@ -206,11 +206,7 @@ def intensity_batches(encoding_doc, analog_centre, eps, T: int, n: int, limits: 
     room = limits.batch(n * T + n * 8, max(1, batch))
     limits.need(room * (n * T * 2 + n * 8), "a batch of rasters")
     choices = itertools.product(*[range(high - low + 1) for _, low, high in ranges])
-    while True:
-        limits.tick()
-        chunk = list(itertools.islice(choices, room))
-        if not chunk:
-            return
+    for chunk in limits.chunks(choices, room):
         picked = np.array(chunk, dtype=np.int64).reshape(len(chunk), n)
         yield np.ascontiguousarray(trains[np.arange(n)[None, :], picked].transpose(0, 2, 1))
 

@@ -4,7 +4,9 @@ so it keeps these two small rules itself.)"""
 
 from __future__ import annotations
 
+import itertools
 import time
+from typing import Iterable, Iterator
 
 DEFAULT_BUDGET = 4 * 2**30  # bytes, the engine's default memory budget
 
@@ -29,6 +31,16 @@ class Limits:
         if nbytes > self.budget:
             raise KernelLimit(f"{what} would take about {nbytes / 2**30:.1f} GiB, over the memory budget of "
                               f"{self.budget / 2**30:.1f} GiB")
+
+    def chunks(self, items: Iterable, size: int) -> Iterator[list]:
+        """``items`` in lists of at most ``size``, the deadline checked before each."""
+        items = iter(items)
+        while True:
+            self.tick()
+            chunk = list(itertools.islice(items, size))
+            if not chunk:
+                return
+            yield chunk
 
     def batch(self, bytes_per_item: int, want: int) -> int:
         """How many items of ``bytes_per_item`` to take at once: at most ``want``, within half the budget."""

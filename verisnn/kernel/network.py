@@ -318,6 +318,13 @@ class State:
     synops: np.ndarray  # [B] int64: synaptic events delivered at this step
 
 
+def select(state: State, idx) -> State:
+    """The states ``idx`` of a batch (rows picked, or repeated, as ``idx`` says)."""
+    return State(t=state.t, layers=[LayerState(v=ls.v[idx], i=ls.i[idx], r=ls.r[idx], s=ls.s[idx],
+                                               queue=[q[idx] for q in ls.queue]) for ls in state.layers],
+                 outputs=[], overflow=state.overflow[idx], synops=state.synops[idx])
+
+
 def initial_state(net: Network, batch: int, limits: Limits = NO_LIMITS) -> State:
     """All states 0 before the first step; an empty input ``x[t'] = 0`` for ``t' < 0``."""
     layers = []

@@ -252,12 +252,7 @@ def _cell_batches(c: np.ndarray, cells: np.ndarray, budget: int, room: int, limi
     """The centre with every set of at most ``budget`` of ``cells`` flipped, smallest sets first."""
     flat = c.reshape(-1)
     for j in range(min(budget, len(cells)) + 1):
-        subsets = itertools.combinations(cells.tolist(), j)
-        while True:
-            limits.tick()
-            chunk = list(itertools.islice(subsets, room))
-            if not chunk:
-                break
+        for chunk in limits.chunks(itertools.combinations(cells.tolist(), j), room):
             flipped = np.array(chunk, dtype=np.int64).reshape(len(chunk), j)
             out = np.repeat(flat[None, :], len(chunk), axis=0)
             out[np.arange(len(chunk))[:, None], flipped] ^= 1

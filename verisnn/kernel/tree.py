@@ -40,7 +40,7 @@ import numpy as np
 
 from .conditions import violates
 from .guard import Limits
-from .network import LayerState, Network, State, initial_state, run, step
+from .network import Network, initial_state, run, select, step
 from .regions import changeable, count_matches, count_words
 
 BATCH = 2048  # nodes stepped at once
@@ -89,13 +89,6 @@ def settled(net: Network, condition, outputs: np.ndarray, t: int, reference: int
             none = none | (surely_wins(net, outputs, t, k, c) & surely_wins(net, outputs, t, T, c))
         return none
     return none
-
-
-def _take(state: State, idx: np.ndarray) -> State:
-    """The nodes ``idx`` of a batch of states (rows, repeated as ``idx`` says)."""
-    return State(t=state.t, layers=[LayerState(v=ls.v[idx], i=ls.i[idx], r=ls.r[idx], s=ls.s[idx],
-                                               queue=[q[idx] for q in ls.queue]) for ls in state.layers],
-                 outputs=[], overflow=state.overflow[idx], synops=state.synops[idx])
 
 
 def check_tree(net: Network, region: dict, centre: np.ndarray, condition, reference: int | None,
@@ -171,7 +164,7 @@ def check_tree(net: Network, region: dict, centre: np.ndarray, condition, refere
                         x[row, p % n] ^= 1
             held += len(part) * (node_bytes + 8 * (t + 1) * net.n_out)
             limits.need(held, "the tree's node batches on the walk's stack")
-            after = step(net, _take(state, parents), x)
+            after = step(net, select(state, parents), x)
             last = after.outputs[-1][:, None].astype(np.int64)
             stack.append((after, np.concatenate([outs[parents], last], axis=1), [f for _, f in part]))
     unmet = [k for k, met in pruned.items() if not met]
